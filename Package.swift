@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No Swift package dependencies on purpose: each invocation is a fresh process per WAL
+// segment, so start-up cost and binary size matter more than convenience.
+let package = Package(
+    name: "wal-archive",
+    products: [
+        .executable(name: "wal-push", targets: ["wal-push"]),
+        .executable(name: "wal-fetch", targets: ["wal-fetch"]),
+        .library(name: "WALArchive", targets: ["WALArchive"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "WALArchive", dependencies: ["CCurl", "CCrypto", "CZlib", "CZstd"]),
+        .executableTarget(name: "wal-push", dependencies: ["WALArchive"]),
+        .executableTarget(name: "wal-fetch", dependencies: ["WALArchive"]),
+        .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport",
+                resources: [.copy("Fixtures")]),
+        .testTarget(name: "WALArchiveTests", dependencies: ["WALArchive", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WALArchive", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

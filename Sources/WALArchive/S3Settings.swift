@@ -1,0 +1,51 @@
+/// Everything needed to reach one S3 bucket. Built by `Configuration` from options,
+/// environment and config file; consumed by `S3Store`.
+public struct S3Settings: Sendable, Equatable {
+    public struct Credentials: Sendable, Equatable {
+        public var accessKeyID: String
+        public var secretAccessKey: String
+        public var sessionToken: String?
+
+        public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+        }
+    }
+
+    public var bucket: String
+    /// Scheme, host and optional port, e.g. `https://s3.eu-west-1.amazonaws.com` or
+    /// `http://127.0.0.1:9000`; nil means AWS's regional endpoint.
+    public var endpoint: String?
+    public var region: String
+    public var credentials: Credentials
+    /// Path-style (`endpoint/bucket/key`) instead of virtual-hosted (`bucket.endpoint/key`).
+    public var pathStyle: Bool
+    /// PEM bundle for private endpoints; nil uses the system's trust store.
+    public var caBundlePath: String?
+    /// Sign `UNSIGNED-PAYLOAD` instead of the body's SHA-256 (only for servers that need it).
+    public var unsignedPayload: Bool
+    public var connectTimeoutSeconds: Int
+    /// A transfer slower than 1 KiB/s for this long is abandoned and retried.
+    public var lowSpeedTimeoutSeconds: Int
+    /// Retries stop once this much time has passed since the first attempt.
+    public var retryBudgetSeconds: Int
+    public var maxAttempts: Int
+
+    public init(bucket: String, endpoint: String?, region: String, credentials: Credentials,
+                pathStyle: Bool = false, caBundlePath: String? = nil, unsignedPayload: Bool = false,
+                connectTimeoutSeconds: Int = 10, lowSpeedTimeoutSeconds: Int = 30,
+                retryBudgetSeconds: Int = 60, maxAttempts: Int = 5) {
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.region = region
+        self.credentials = credentials
+        self.pathStyle = pathStyle
+        self.caBundlePath = caBundlePath
+        self.unsignedPayload = unsignedPayload
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.lowSpeedTimeoutSeconds = lowSpeedTimeoutSeconds
+        self.retryBudgetSeconds = retryBudgetSeconds
+        self.maxAttempts = maxAttempts
+    }
+}

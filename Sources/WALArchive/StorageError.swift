@@ -1,0 +1,35 @@
+/// Every way a storage operation can fail, sorted by what the caller must do about it.
+public enum StorageError: Error, Sendable, Equatable {
+    /// The store answered that the object does not exist (S3 404 NoSuchKey).
+    case notFound(key: String)
+    /// A conditional write found an object already there.
+    case alreadyExists(key: String)
+    /// Credentials or permissions were refused (401/403); retrying will not help.
+    case accessDenied(detail: String)
+    /// The store could not be reached or kept failing (network, timeout, 5xx, throttling)
+    /// until the retry budget ran out.
+    case unavailable(detail: String)
+    /// The store refused the request for another reason (other 4xx).
+    case rejected(status: Int, code: String, message: String, requestID: String)
+    /// The store's answer could not be understood.
+    case invalidResponse(detail: String)
+    /// Reading or writing a local file failed.
+    case localIO(detail: String)
+    /// The sink refused the bytes (e.g. a checksum or decompression failure).
+    case sinkFailed(detail: String)
+
+    /// One line for a DBA: what went wrong, without secrets.
+    public var message: String {
+        switch self {
+        case .notFound(let key): return "object \(key) does not exist"
+        case .alreadyExists(let key): return "object \(key) already exists"
+        case .accessDenied(let detail): return "access denied: \(detail)"
+        case .unavailable(let detail): return "storage unavailable: \(detail)"
+        case .rejected(let status, let code, let message, let requestID):
+            return "storage refused the request: HTTP \(status) \(code): \(message) (request id \(requestID))"
+        case .invalidResponse(let detail): return "unexpected answer from storage: \(detail)"
+        case .localIO(let detail): return "local I/O failed: \(detail)"
+        case .sinkFailed(let detail): return detail
+        }
+    }
+}

@@ -1,0 +1,1 @@
+print("wal-fetch: not built yet")

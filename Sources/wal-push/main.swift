@@ -1,0 +1,1 @@
+print("wal-push: not built yet")
