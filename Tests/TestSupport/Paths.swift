@@ -7,4 +7,10 @@ public enum TestPaths {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     public static var fixtures: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures") }
+
+    /// The build folder holding the test bundle, and so the `wal-push`/`wal-fetch` built with it
+    /// (the test command builds every product before running the tests).
+    public static var builtProducts: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
 }
