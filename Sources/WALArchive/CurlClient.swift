@@ -1,0 +1,258 @@
+import CCurl
+import Glibc
+
+/// libcurl's one wrapper: HTTP(S) requests over a single reusable easy handle, so the
+/// connection (and TLS session) stays open between the requests of one process.
+/// Not thread-safe: one client per thread.
+final class CurlClient {
+    enum Method: String {
+        case get = "GET", head = "HEAD", put = "PUT", delete = "DELETE"
+    }
+
+    struct Request {
+        var method: Method
+        var url: String
+        var headers: [(name: String, value: String)]
+        /// PUT body: `length` bytes of `fileDescriptor` from offset 0, read with pread so a
+        /// retry or a curl-internal rewind simply starts over.
+        var upload: (fileDescriptor: Int32, length: Int64)?
+        var connectTimeoutMilliseconds: Int
+    }
+
+    struct ResponseHead {
+        var status: Int
+        /// Lower-cased names; repeated headers joined with ", ".
+        var headers: [String: String]
+    }
+
+    struct Response {
+        var head: ResponseHead
+        /// The body when it was not streamed (errors, listings); capped, as these are small.
+        var body: [UInt8]
+    }
+
+    /// Where a successful (2xx) response body goes instead of memory.
+    struct BodyStream {
+        var begin: (ResponseHead) throws(StorageError) -> Void
+        var write: (UnsafeRawBufferPointer) throws(StorageError) -> Void
+    }
+
+    enum Failure: Error {
+        /// libcurl could not complete the exchange; `transient` when a later attempt may
+        /// succeed (network, DNS, timeouts, broken transfers) rather than never (bad URL,
+        /// untrusted certificate, unusable CA bundle or options).
+        case transport(detail: String, transient: Bool)
+        /// Our own callback stopped the transfer (local read failure, sink refused bytes).
+        case stopped(StorageError)
+    }
+
+    static let collectedBodyLimit = 1 << 20
+
+    private static let permanentFailures: [CURLcode] = [
+        CURLE_UNSUPPORTED_PROTOCOL, CURLE_FAILED_INIT, CURLE_URL_MALFORMAT, CURLE_NOT_BUILT_IN, CURLE_OUT_OF_MEMORY,
+        CURLE_BAD_FUNCTION_ARGUMENT, CURLE_UNKNOWN_OPTION, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED,
+        CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_PEER_FAILED_VERIFICATION, CURLE_USE_SSL_FAILED,
+        CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+        CURLE_SSL_INVALIDCERTSTATUS,
+    ]
+
+    private let handle: UnsafeMutableRawPointer
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    init(lowSpeedTimeoutSeconds: Int, caBundlePath: String?) throws(StorageError) {
+        guard curlGlobalInitialization == 0 else {
+            throw .unavailable(detail: "libcurl could not be initialised (error \(curlGlobalInitialization))")
+        }
+        guard let handle = curl_easy_init() else {
+            throw .unavailable(detail: "libcurl could not create a connection handle")
+        }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        var result = walarchive_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+        for (option, value) in [(CURLOPT_NOSIGNAL, 1), (CURLOPT_SSL_VERIFYPEER, 1), (CURLOPT_SSL_VERIFYHOST, 2),
+                                (CURLOPT_TCP_KEEPALIVE, 1), (CURLOPT_FOLLOWLOCATION, 0),
+                                (CURLOPT_LOW_SPEED_LIMIT, 1024), (CURLOPT_LOW_SPEED_TIME, lowSpeedTimeoutSeconds)] {
+            result = result == CURLE_OK ? walarchive_curl_setopt_long(handle, option, value) : result
+        }
+        if result == CURLE_OK {
+            result = walarchive_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        }
+        if result == CURLE_OK, let caBundlePath {
+            result = walarchive_curl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath)
+        }
+        if result == CURLE_OK {
+            result = Self.installCallbacks(handle)
+        }
+        guard result == CURLE_OK else {
+            let detail = String(cString: curl_easy_strerror(result))
+            curl_easy_cleanup(handle)
+            errorBuffer.deallocate()
+            throw .unavailable(detail: "libcurl refused its settings: \(detail)")
+        }
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// Performs one exchange. A 2xx body goes to `stream` when given (its `begin` runs
+    /// before the first byte, and also for an empty body); any other body is collected.
+    func perform(_ request: Request, stream: BodyStream? = nil) throws(Failure) -> Response {
+        let transfer = Transfer(upload: request.upload, stream: stream)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        // "Expect:" stops curl from waiting up to a second for "100 Continue" before each PUT body.
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            headerList = curl_slist_append(headerList, line)
+        }
+        errorBuffer[0] = 0
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        var result = walarchive_curl_setopt_string(handle, CURLOPT_URL, request.url)
+        var settings: [(CURLoption, Int)] = [(CURLOPT_HTTPGET, 1),
+                                              (CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds)]
+        switch request.method {
+        case .get, .delete: break
+        case .head: settings.append((CURLOPT_NOBODY, 1))
+        case .put: settings.append((CURLOPT_UPLOAD, 1))
+        }
+        for (option, value) in settings where result == CURLE_OK {
+            result = walarchive_curl_setopt_long(handle, option, value)
+        }
+        if result == CURLE_OK {
+            result = walarchive_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method == .delete ? "DELETE" : nil)
+        }
+        if result == CURLE_OK, let upload = request.upload {
+            result = walarchive_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(upload.length))
+        }
+        for option in [CURLOPT_WRITEDATA, CURLOPT_READDATA, CURLOPT_HEADERDATA, CURLOPT_SEEKDATA] where result == CURLE_OK {
+            result = walarchive_curl_setopt_pointer(handle, option, context)
+        }
+        if result == CURLE_OK {
+            result = walarchive_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+        }
+        if result == CURLE_OK {
+            result = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
+        }
+        if let stopped = transfer.stoppedBy {
+            throw .stopped(stopped)
+        }
+        guard result == CURLE_OK else {
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(result))
+            throw .transport(detail: detail, transient: !Self.permanentFailures.contains(result))
+        }
+        let head = ResponseHead(status: transfer.status, headers: transfer.headers)
+        if let stream, !transfer.bodyStarted, (200..<300).contains(head.status) {
+            do {
+                try stream.begin(head)
+            } catch {
+                throw .stopped(error)
+            }
+        }
+        return Response(head: head, body: transfer.collected)
+    }
+
+    private static func installCallbacks(_ handle: UnsafeMutableRawPointer) -> CURLcode {
+        var result = walarchive_curl_setopt_write_callback(handle) { data, size, count, context in
+            guard let context else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            return transfer.receive(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
+        }
+        guard result == CURLE_OK else { return result }
+        result = walarchive_curl_setopt_read_callback(handle) { buffer, size, count, context in
+            guard let context, let buffer else { return Int(CURL_READFUNC_ABORT) }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            return transfer.send(into: UnsafeMutableRawPointer(buffer), capacity: size * count)
+        }
+        guard result == CURLE_OK else { return result }
+        result = walarchive_curl_setopt_header_callback(handle) { data, size, count, context in
+            guard let context else { return 0 }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        guard result == CURLE_OK else { return result }
+        return walarchive_curl_setopt_seek_callback(handle) { context, offset, origin in
+            guard let context, origin == SEEK_SET else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.uploadOffset = Int64(offset)
+            return Int32(CURL_SEEKFUNC_OK)
+        }
+    }
+}
+
+/// `curl_global_init` exactly once per process, before the first handle.
+private let curlGlobalInitialization: UInt32 = curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue
+
+/// State of one exchange, reached from libcurl's callbacks through an unmanaged pointer.
+private final class Transfer {
+    let upload: (fileDescriptor: Int32, length: Int64)?
+    let stream: CurlClient.BodyStream?
+    var uploadOffset: Int64 = 0
+    var status = 0
+    var headers: [String: String] = [:]
+    var collected: [UInt8] = []
+    var bodyStarted = false
+    var streaming = false
+    var stoppedBy: StorageError?
+
+    init(upload: (fileDescriptor: Int32, length: Int64)?, stream: CurlClient.BodyStream?) {
+        self.upload = upload
+        self.stream = stream
+    }
+
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        do {
+            if !bodyStarted {
+                bodyStarted = true
+                if let stream, (200..<300).contains(status) {
+                    streaming = true
+                    try stream.begin(CurlClient.ResponseHead(status: status, headers: headers))
+                }
+            }
+            if streaming, let stream {
+                try stream.write(bytes)
+            } else if collected.count < CurlClient.collectedBodyLimit {
+                collected.append(contentsOf: bytes.prefix(CurlClient.collectedBodyLimit - collected.count))
+            }
+            return true
+        } catch {
+            stoppedBy = error
+            return false
+        }
+    }
+
+    func send(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        guard let upload else { return 0 }
+        let wanted = Int(min(Int64(capacity), upload.length - uploadOffset))
+        guard wanted > 0 else { return 0 }
+        while true {
+            let count = pread(upload.fileDescriptor, buffer, wanted, off_t(uploadOffset))
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let reason = count < 0 ? String(cString: strerror(errno)) : "file ended early"
+                stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): \(reason)")
+                return Int(CURL_READFUNC_ABORT)
+            }
+            uploadOffset += Int64(count)
+            return count
+        }
+    }
+
+    func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        var line = String(decoding: bytes, as: UTF8.self)
+        while let last = line.last, last.isNewline { line.removeLast() }
+        if line.hasPrefix("HTTP/") {
+            // A new response starts (after "100 Continue" or a proxy's answer).
+            let fields = line.split(separator: " ", maxSplits: 2)
+            status = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
+            headers = [:]
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].lowercased()
+        let value = String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
+        headers[name] = headers[name].map { $0 + ", " + value } ?? value
+    }
+}

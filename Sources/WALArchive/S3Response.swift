@@ -1,0 +1,179 @@
+/// The parts of S3's XML answers the client reads: `Error` bodies and ListObjectsV2 pages.
+struct S3ErrorBody: Equatable {
+    var code: String
+    var message: String
+    var requestID: String
+
+    /// Whatever could be read; an unreadable or empty body (HEAD, proxies) leaves fields empty.
+    init(xml: [UInt8]) {
+        var code = "", message = "", requestID = ""
+        for leaf in (try? XMLLeaves.parse(xml)) ?? [] {
+            switch leaf.path {
+            case "Error/Code": code = leaf.text
+            case "Error/Message": message = leaf.text
+            case "Error/RequestId": requestID = leaf.text
+            default: break
+            }
+        }
+        self.code = code
+        self.message = message
+        self.requestID = requestID
+    }
+}
+
+struct ListObjectsPage: Equatable {
+    var keys: [String] = []
+    var commonPrefixes: [String] = []
+    var isTruncated = false
+    var nextContinuationToken: String?
+
+    init(xml: [UInt8]) throws(StorageError) {
+        var sawRoot = false
+        for leaf in try XMLLeaves.parse(xml) {
+            sawRoot = sawRoot || leaf.path == "ListBucketResult" || leaf.path.hasPrefix("ListBucketResult/")
+            switch leaf.path {
+            case "ListBucketResult/Contents/Key": keys.append(leaf.text)
+            case "ListBucketResult/CommonPrefixes/Prefix": commonPrefixes.append(leaf.text)
+            case "ListBucketResult/IsTruncated": isTruncated = leaf.text == "true"
+            case "ListBucketResult/NextContinuationToken": nextContinuationToken = leaf.text.isEmpty ? nil : leaf.text
+            default: break
+            }
+        }
+        guard sawRoot else { throw .invalidResponse(detail: "a listing without ListBucketResult") }
+    }
+}
+
+/// A deliberately small XML reader: yields every element that has no child elements as
+/// its slash-joined path and decoded text. Enough for S3's flat, attribute-free answers.
+enum XMLLeaves {
+    struct Leaf: Equatable {
+        var path: String
+        var text: String
+    }
+
+    static func parse(_ bytes: [UInt8]) throws(StorageError) -> [Leaf] {
+        var leaves: [Leaf] = []
+        var names: [String] = []
+        var text: [UInt8] = []
+        var hasChildren = false
+        var index = 0
+        func malformed(_ why: String) -> StorageError { .invalidResponse(detail: "malformed XML: \(why)") }
+
+        while index < bytes.count {
+            guard bytes[index] == UInt8(ascii: "<") else {
+                text.append(bytes[index])
+                index += 1
+                continue
+            }
+            if starts(bytes, at: index, with: "<![CDATA[") {
+                guard let end = find(bytes, "]]>", from: index + 9) else { throw malformed("unterminated CDATA") }
+                text.append(contentsOf: encodeEntities(bytes[(index + 9)..<end]))
+                index = end + 3
+            } else if starts(bytes, at: index, with: "<!--") {
+                guard let end = find(bytes, "-->", from: index + 4) else { throw malformed("unterminated comment") }
+                index = end + 3
+            } else if starts(bytes, at: index, with: "<?") || starts(bytes, at: index, with: "<!") {
+                guard let end = find(bytes, ">", from: index) else { throw malformed("unterminated declaration") }
+                index = end + 1
+            } else {
+                guard let end = find(bytes, ">", from: index) else { throw malformed("unterminated tag") }
+                let tag = bytes[(index + 1)..<end]
+                index = end + 1
+                if tag.first == UInt8(ascii: "/") {
+                    guard !names.isEmpty else { throw malformed("unbalanced closing tag") }
+                    if !hasChildren {
+                        leaves.append(Leaf(path: names.joined(separator: "/"), text: try decodeEntities(text)))
+                    }
+                    names.removeLast()
+                    hasChildren = true
+                } else {
+                    let selfClosing = tag.last == UInt8(ascii: "/")
+                    let name = String(decoding: tag.prefix { !isSpace($0) && $0 != UInt8(ascii: "/") }, as: UTF8.self)
+                    names.append(String(name.split(separator: ":").last ?? Substring(name)))
+                    if selfClosing {
+                        leaves.append(Leaf(path: names.joined(separator: "/"), text: ""))
+                        names.removeLast()
+                        hasChildren = true
+                    } else {
+                        hasChildren = false
+                    }
+                }
+                text.removeAll(keepingCapacity: true)
+            }
+        }
+        guard names.isEmpty else { throw malformed("document ends inside <\(names.last ?? "")>") }
+        return leaves
+    }
+
+    static func decodeEntities(_ raw: [UInt8]) throws(StorageError) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(raw.count)
+        var index = 0
+        while index < raw.count {
+            guard raw[index] == UInt8(ascii: "&") else {
+                output.append(raw[index])
+                index += 1
+                continue
+            }
+            guard let end = raw[index...].firstIndex(of: UInt8(ascii: ";")), end - index <= 12 else {
+                throw .invalidResponse(detail: "malformed XML: a bare '&'")
+            }
+            let entity = String(decoding: raw[(index + 1)..<end], as: UTF8.self)
+            switch entity {
+            case "amp": output.append(UInt8(ascii: "&"))
+            case "lt": output.append(UInt8(ascii: "<"))
+            case "gt": output.append(UInt8(ascii: ">"))
+            case "quot": output.append(UInt8(ascii: "\""))
+            case "apos": output.append(UInt8(ascii: "'"))
+            default:
+                let number: UInt32?
+                if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
+                    number = UInt32(entity.dropFirst(2), radix: 16)
+                } else if entity.hasPrefix("#") {
+                    number = UInt32(entity.dropFirst(), radix: 10)
+                } else {
+                    number = nil
+                }
+                guard let number, let scalar = Unicode.Scalar(number) else {
+                    throw .invalidResponse(detail: "malformed XML: unknown entity &\(entity);")
+                }
+                output.append(contentsOf: Array(String(Character(scalar)).utf8))
+            }
+            index = end + 1
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// CDATA text is literal; it is re-escaped so the shared entity decoding leaves it intact.
+    private static func encodeEntities(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+        var output: [UInt8] = []
+        for byte in raw {
+            if byte == UInt8(ascii: "&") {
+                output.append(contentsOf: Array("&amp;".utf8))
+            } else {
+                output.append(byte)
+            }
+        }
+        return output
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+    }
+
+    private static func starts(_ bytes: [UInt8], at index: Int, with prefix: String) -> Bool {
+        let prefix = Array(prefix.utf8)
+        return index + prefix.count <= bytes.count && Array(bytes[index..<(index + prefix.count)]) == prefix
+    }
+
+    private static func find(_ bytes: [UInt8], _ needle: String, from start: Int) -> Int? {
+        let needle = Array(needle.utf8)
+        guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+        var index = start
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0] && Array(bytes[index..<(index + needle.count)]) == needle { return index }
+            index += 1
+        }
+        return nil
+    }
+}
