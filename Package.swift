@@ -18,6 +18,7 @@ let package = Package(
         .target(name: "WALArchive", dependencies: ["CCurl", "CCrypto", "CZlib", "CZstd"]),
         .executableTarget(name: "wal-push", dependencies: ["WALArchive"]),
         .executableTarget(name: "wal-fetch", dependencies: ["WALArchive"]),
+        .executableTarget(name: "codec-bench", dependencies: ["WALArchive"], path: "bench/codec", exclude: ["run"]),
         .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport",
                 resources: [.copy("Fixtures")]),
         .testTarget(name: "WALArchiveTests", dependencies: ["WALArchive", "TestSupport"],

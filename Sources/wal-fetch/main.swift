@@ -1,1 +1,5 @@
-print("wal-fetch: not built yet")
+import Glibc
+import WALArchive
+
+exit(FetchCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessEnvironment.current(),
+                         spawnsPrefetchWorker: true))

@@ -1,1 +1,4 @@
-print("wal-push: not built yet")
+import Glibc
+import WALArchive
+
+exit(PushCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessEnvironment.current()))

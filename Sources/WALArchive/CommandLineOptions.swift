@@ -1,0 +1,75 @@
+/// What a `wal-push`/`wal-fetch` command line asks for.
+public struct CommandLineOptions: Sendable, Equatable {
+    public enum Request: Sendable, Equatable {
+        case run
+        case help
+        case version
+    }
+
+    public var request: Request = .run
+    /// Long option name (without `--`) → value; flags given without a value are "true".
+    public var values: [String: String] = [:]
+    public var configPath: String?
+    public var arguments: [String] = []
+
+    public init() {}
+
+    /// Parses `arguments` (without the program name). `--name value` and `--name=value`
+    /// both work; `--` ends the options.
+    public static func parse(_ arguments: [String]) throws(ConfigurationError) -> CommandLineOptions {
+        var options = CommandLineOptions()
+        var index = 0
+        var optionsEnded = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if optionsEnded || !argument.hasPrefix("-") || argument == "-" {
+                options.arguments.append(argument)
+                continue
+            }
+            if argument == "--" {
+                optionsEnded = true
+                continue
+            }
+            guard argument.hasPrefix("--") else { throw .unknownOption(argument) }
+            var name = String(argument.dropFirst(2))
+            var inlineValue: String?
+            if let equals = name.firstIndex(of: "=") {
+                inlineValue = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            switch name {
+            case "help", "version":
+                guard inlineValue == nil else { throw .unknownOption(argument) }
+                options.request = name == "help" ? .help : .version
+                continue
+            default:
+                break
+            }
+            let isConfig = name == "config"
+            let setting = Self.setting(forOption: name)
+            guard isConfig || setting != nil else { throw .unknownOption("--" + name) }
+            let value: String
+            if let inlineValue {
+                value = inlineValue
+            } else if let setting, setting.isFlag {
+                value = "true"
+            } else if index < arguments.count {
+                value = arguments[index]
+                index += 1
+            } else {
+                throw .missingOptionValue("--" + name)
+            }
+            if isConfig {
+                options.configPath = value
+            } else {
+                options.values[name] = value
+            }
+        }
+        return options
+    }
+
+    static func setting(forOption name: String) -> ConfigurationSetting? {
+        ConfigurationSetting.allCases.first { $0.commandLineOptions.contains(name) }
+    }
+}

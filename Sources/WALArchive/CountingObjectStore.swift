@@ -1,0 +1,48 @@
+/// Wraps a store and counts the requests made through it, so tests and diagnostics can see
+/// what a fetch costs. One `list` call counts once (a listing of at most 1000 entries is one
+/// S3 request).
+public final class CountingObjectStore: ObjectStore {
+    public let base: any ObjectStore
+    public private(set) var gets = 0
+    public private(set) var heads = 0
+    public private(set) var lists = 0
+    public private(set) var puts = 0
+    public private(set) var deletes = 0
+
+    public var requests: Int { gets + heads + lists + puts + deletes }
+    public var location: String { base.location }
+
+    public init(_ base: any ObjectStore) {
+        self.base = base
+    }
+
+    public func resetCounts() {
+        gets = 0; heads = 0; lists = 0; puts = 0; deletes = 0
+    }
+
+    public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome {
+        puts += 1
+        return try base.put(request)
+    }
+
+    @discardableResult
+    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo {
+        gets += 1
+        return try base.get(key: key, into: sink)
+    }
+
+    public func head(key: String) throws(StorageError) -> ObjectInfo? {
+        heads += 1
+        return try base.head(key: key)
+    }
+
+    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
+        lists += 1
+        return try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
+    }
+
+    public func delete(key: String) throws(StorageError) {
+        deletes += 1
+        try base.delete(key: key)
+    }
+}

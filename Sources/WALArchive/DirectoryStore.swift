@@ -1,0 +1,308 @@
+import Glibc
+
+/// An `ObjectStore` over a local or mounted (NFS) directory, with the same keys as S3.
+///
+/// Each object is one file `<root>/<key>`. Its metadata travels in a short text header at
+/// the start of that file (`wal-archive object 1`, `name: value` lines, a blank line), so an
+/// object and its metadata appear together in a single atomic step: the file is written
+/// under a temporary name in the target directory, fsynced, then linked (`ifAbsent`: `link`
+/// fails if the name exists, so an existing object is never replaced) or renamed into place,
+/// and the directory is fsynced. A file without the header (copied there by `cp`) is an
+/// object without metadata.
+///
+/// The root itself is never created: a missing root usually means an unmounted share, and
+/// writing into the empty mount point would hide the archive.
+public final class DirectoryStore: ObjectStore {
+    public static let temporaryPrefix = ".wal-archive-tmp."
+    static let headerMagic = "wal-archive object 1\n"
+    static let maximumHeaderLength = 64 * 1024
+    private static let chunkSize = 1 << 20
+
+    public let root: String
+    public var location: String { "file://" + root }
+
+    public init(root: String) {
+        var trimmed = root
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.root = trimmed
+    }
+
+    public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome {
+        let path = try path(for: request.key)
+        try requireRoot()
+        let directory = FileOperations.directoryName(path)
+        do {
+            try FileOperations.createDirectories(directory)
+        } catch {
+            throw Self.storageError(error)
+        }
+        let header = try Self.header(for: request.metadata)
+        let temporary = directory + "/" + Self.temporaryPrefix + FileOperations.randomToken()
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw Self.storageError(.init(operation: "cannot create", path: temporary, code: errno))
+        }
+        var linked = false
+        defer { if !linked { unlink(temporary) } }
+        do {
+            defer { close(descriptor) }
+            do {
+                try FileOperations.writeAll(descriptor, header, path: temporary)
+            } catch {
+                throw Self.storageError(error)
+            }
+            try copyBody(of: request, to: descriptor, path: temporary)
+            guard fsync(descriptor) == 0 else {
+                throw Self.storageError(.init(operation: "cannot fsync", path: temporary, code: errno))
+            }
+        }
+        if request.ifAbsent {
+            if link(temporary, path) != 0 {
+                let code = errno
+                if code == EEXIST { return .alreadyExists }
+                // NFS may report a failed link that did happen; the link count tells.
+                var info = stat()
+                guard stat(temporary, &info) == 0, info.st_nlink == 2 else {
+                    throw Self.storageError(.init(operation: "cannot link", path: path, code: code))
+                }
+            }
+        } else {
+            guard rename(temporary, path) == 0 else {
+                throw Self.storageError(.init(operation: "cannot rename into", path: path, code: errno))
+            }
+            linked = true
+        }
+        do {
+            try FileOperations.syncDirectory(directory)
+        } catch {
+            throw Self.storageError(error)
+        }
+        return .stored
+    }
+
+    @discardableResult
+    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo {
+        let path = try path(for: key)
+        try requireRoot()
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw .notFound(key: key) }
+            throw Self.storageError(.init(operation: "cannot open", path: path, code: errno))
+        }
+        defer { close(descriptor) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        let (info, bodyStart, firstCount) = try readHeader(descriptor, key: key, path: path, buffer: buffer)
+        try sink.begin(info)
+        if firstCount > bodyStart {
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[bodyStart..<firstCount]))
+        }
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Self.storageError(.init(operation: "cannot read", path: path, code: errno))
+            }
+            if count == 0 { break }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        return info
+    }
+
+    public func head(key: String) throws(StorageError) -> ObjectInfo? {
+        let path = try path(for: key)
+        try requireRoot()
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw Self.storageError(.init(operation: "cannot open", path: path, code: errno))
+        }
+        defer { close(descriptor) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.maximumHeaderLength, alignment: 16)
+        defer { buffer.deallocate() }
+        return try readHeader(descriptor, key: key, path: path, buffer: buffer).info
+    }
+
+    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
+        guard delimiter == nil || delimiter == "/" else {
+            throw .localIO(detail: "a directory archive can only list with the delimiter `/`")
+        }
+        try requireRoot()
+        var listing = ObjectListing()
+        let directoryKey: String
+        let namePrefix: String
+        if let slash = prefix.lastIndex(of: "/") {
+            directoryKey = String(prefix[...slash])
+            namePrefix = String(prefix[prefix.index(after: slash)...])
+        } else {
+            directoryKey = ""
+            namePrefix = prefix
+        }
+        try collect(directoryKey: directoryKey, namePrefix: namePrefix, rollUp: delimiter != nil,
+                    startAfter: startAfter ?? "", limit: limit, into: &listing)
+        return listing
+    }
+
+    public func delete(key: String) throws(StorageError) {
+        let path = try path(for: key)
+        try requireRoot()
+        if unlink(path) != 0 && errno != ENOENT {
+            throw Self.storageError(.init(operation: "cannot delete", path: path, code: errno))
+        }
+        var directory = FileOperations.directoryName(path)
+        while directory.count > root.count && rmdir(directory) == 0 {
+            directory = FileOperations.directoryName(directory)
+        }
+    }
+
+    // MARK: - Listing
+
+    /// Appends, in key order, the keys (or with `rollUp` the common prefixes ending in `/`)
+    /// under `directoryKey` whose next component starts with `namePrefix`.
+    private func collect(directoryKey: String, namePrefix: String, rollUp: Bool, startAfter: String,
+                         limit: Int, into listing: inout ObjectListing) throws(StorageError) {
+        let directoryPath = directoryKey.isEmpty ? root : root + "/" + String(directoryKey.dropLast())
+        let found: [(name: String, isDirectory: Bool)]
+        do {
+            found = try FileOperations.directoryEntriesWithKinds(directoryPath)
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return }
+            throw Self.storageError(error)
+        }
+        // A directory sorts as `name/`, which is how every key beneath it starts.
+        var entries: [(sortKey: String, isDirectory: Bool)] = []
+        for entry in found where entry.name.hasPrefix(namePrefix) && !entry.name.hasPrefix(Self.temporaryPrefix) {
+            entries.append((entry.isDirectory ? entry.name + "/" : entry.name, entry.isDirectory))
+        }
+        entries.sort { $0.sortKey.utf8.lexicographicallyPrecedes($1.sortKey.utf8) }
+        for entry in entries {
+            if listing.keys.count + listing.commonPrefixes.count >= limit { return }
+            let key = directoryKey + entry.sortKey
+            if !entry.isDirectory {
+                if startAfter.utf8.lexicographicallyPrecedes(key.utf8) { listing.keys.append(key) }
+            } else if rollUp {
+                if startAfter.utf8.lexicographicallyPrecedes(key.utf8) {
+                    listing.commonPrefixes.append(key)
+                } else if startAfter.hasPrefix(key) {
+                    var probe = ObjectListing()
+                    try collect(directoryKey: key, namePrefix: "", rollUp: false, startAfter: startAfter, limit: 1, into: &probe)
+                    if !probe.keys.isEmpty { listing.commonPrefixes.append(key) }
+                }
+            } else if startAfter.utf8.lexicographicallyPrecedes(key.utf8) || startAfter.hasPrefix(key) {
+                try collect(directoryKey: key, namePrefix: "", rollUp: false, startAfter: startAfter, limit: limit, into: &listing)
+            }
+        }
+    }
+
+    // MARK: - Files
+
+    private func path(for key: String) throws(StorageError) -> String {
+        let components = key.split(separator: "/", omittingEmptySubsequences: false)
+        let valid = !key.isEmpty && !components.contains {
+            $0.isEmpty || $0 == "." || $0 == ".." || $0.hasPrefix(Self.temporaryPrefix)
+        }
+        guard valid else { throw .localIO(detail: "invalid object key `\(key)`") }
+        return root + "/" + key
+    }
+
+    private func requireRoot() throws(StorageError) {
+        guard FileOperations.isDirectory(root) else {
+            throw .unavailable(detail: "archive directory \(root) does not exist or is not a directory (is it mounted?)")
+        }
+    }
+
+    private static func header(for metadata: [String: String]) throws(StorageError) -> [UInt8] {
+        var text = headerMagic
+        for name in metadata.keys.sorted() {
+            let value = metadata[name]!
+            guard !name.isEmpty, !name.contains(":"), !name.contains("\n"), !value.contains("\n") else {
+                throw .localIO(detail: "metadata `\(name)` cannot be stored in a directory archive")
+            }
+            text += name + ": " + value + "\n"
+        }
+        text += "\n"
+        return Array(text.utf8)
+    }
+
+    /// Reads the first chunk and parses the header; returns the object's info, where its body
+    /// starts in `buffer`, and how many bytes the buffer holds.
+    private func readHeader(_ descriptor: Int32, key: String, path: String,
+                            buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> (info: ObjectInfo, bodyStart: Int, count: Int) {
+        var fileInfo = stat()
+        guard fstat(descriptor, &fileInfo) == 0 else {
+            throw Self.storageError(.init(operation: "cannot stat", path: path, code: errno))
+        }
+        var count = 0
+        while count < buffer.count {
+            let got = read(descriptor, buffer.baseAddress! + count, buffer.count - count)
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw Self.storageError(.init(operation: "cannot read", path: path, code: errno))
+            }
+            if got == 0 { break }
+            count += got
+        }
+        let etag = "\"\(fileInfo.st_ino)-\(fileInfo.st_mtim.tv_sec).\(fileInfo.st_mtim.tv_nsec)-\(fileInfo.st_size)\""
+        let magic = Array(Self.headerMagic.utf8)
+        guard count >= magic.count, buffer[0..<magic.count].elementsEqual(magic) else {
+            return (ObjectInfo(key: key, size: Int64(fileInfo.st_size), etag: etag), 0, count)
+        }
+        var metadata: [String: String] = [:]
+        var lineStart = magic.count
+        while true {
+            guard let newline = buffer[lineStart..<count].firstIndex(of: UInt8(ascii: "\n")) else {
+                throw .invalidResponse(detail: "object file \(path) has a damaged header")
+            }
+            if newline == lineStart {
+                let bodyStart = newline + 1
+                let info = ObjectInfo(key: key, size: Int64(fileInfo.st_size) - Int64(bodyStart), metadata: metadata, etag: etag)
+                return (info, bodyStart, count)
+            }
+            let line = String(decoding: buffer[lineStart..<newline], as: UTF8.self)
+            guard let colon = line.firstIndex(of: ":") else {
+                throw .invalidResponse(detail: "object file \(path) has a damaged header")
+            }
+            let valueStart = line.index(colon, offsetBy: 2, limitedBy: line.endIndex) ?? line.endIndex
+            metadata[String(line[..<colon])] = String(line[valueStart...])
+            lineStart = newline + 1
+        }
+    }
+
+    /// Copies the request's bytes and checks them against its SHA-256, as S3 does.
+    private func copyBody(of request: PutRequest, to descriptor: Int32, path: String) throws(StorageError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var hasher = SHA256Hasher()
+        var offset: Int64 = 0
+        while offset < request.length {
+            let wanted = Int(min(Int64(buffer.count), request.length - offset))
+            let got = pread(request.fileDescriptor, buffer.baseAddress, wanted, off_t(offset))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .localIO(detail: "cannot read the upload for \(request.key): \(String(cString: strerror(errno)))")
+            }
+            if got == 0 {
+                throw .localIO(detail: "the upload for \(request.key) ended after \(offset) of \(request.length) bytes")
+            }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+            hasher.update(chunk)
+            do {
+                try FileOperations.writeAll(descriptor, chunk, path: path)
+            } catch {
+                throw Self.storageError(error)
+            }
+            offset += Int64(got)
+        }
+        guard hasher.finalize().hexString == request.sha256Hex else {
+            throw .localIO(detail: "the upload for \(request.key) does not match its SHA-256 (changed while being stored?)")
+        }
+    }
+
+    private static func storageError(_ failure: FileOperations.Failure) -> StorageError {
+        switch failure.code {
+        case EACCES, EPERM: return .accessDenied(detail: failure.message)
+        case ENOENT, ESTALE, ETIMEDOUT, EIO: return .unavailable(detail: failure.message)
+        default: return .localIO(detail: failure.message)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Glibc
+
+/// The few POSIX file operations the archive needs, with errors carrying `errno` text.
+public enum FileOperations {
+    public struct Failure: Error, Sendable, Equatable {
+        public var operation: String
+        public var path: String
+        public var code: Int32
+
+        public var message: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+        public var isNotFound: Bool { code == ENOENT }
+    }
+
+    public static func readWholeFile(_ path: String, limit: Int = 1 << 20) throws(Failure) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(operation: "cannot open", path: path, code: errno) }
+        defer { close(descriptor) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while contents.count <= limit {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(operation: "cannot read", path: path, code: errno)
+            }
+            if count == 0 { return contents }
+            contents.append(contentsOf: chunk[0..<count])
+        }
+        throw Failure(operation: "refusing to read oversized", path: path, code: EFBIG)
+    }
+
+    /// Writes all of `bytes` to `descriptor`, retrying short writes.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Failure(operation: "cannot write", path: path, code: errno)
+            }
+            offset += written
+        }
+    }
+
+    public static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Failure(operation: "cannot write", path: path, code: errno)
+            }
+            offset += written
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func modificationTime(_ path: String) throws(Failure) -> UTCTime {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw Failure(operation: "cannot stat", path: path, code: errno) }
+        return UTCTime(secondsSinceEpoch: Int64(info.st_mtim.tv_sec))
+    }
+
+    /// Flushes a directory's entries (a rename or link in it) to stable storage.
+    public static func syncDirectory(_ path: String) throws(Failure) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(operation: "cannot open directory", path: path, code: errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw Failure(operation: "cannot fsync directory", path: path, code: errno) }
+    }
+
+    /// Creates `path` and any missing parents, syncing each parent that gained an entry.
+    public static func createDirectories(_ path: String) throws(Failure) {
+        if isDirectory(path) { return }
+        let parent = directoryName(path)
+        if parent != path { try createDirectories(parent) }
+        if mkdir(path, 0o755) != 0 {
+            if errno == EEXIST && isDirectory(path) { return }
+            throw Failure(operation: "cannot create directory", path: path, code: errno)
+        }
+        try syncDirectory(parent)
+    }
+
+    /// The directory part of a path, as `dirname` would give it.
+    public static func directoryName(_ path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1 && bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        if slash == 0 { return "/" }
+        return String(decoding: bytes[..<slash], as: UTF8.self)
+    }
+
+    /// The last component of a path, as `basename` would give it.
+    public static func baseName(_ path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1 && bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes[(slash + 1)...], as: UTF8.self)
+    }
+
+    /// Names in a directory, without `.` and `..`, unsorted.
+    public static func directoryEntries(_ path: String) throws(Failure) -> [String] {
+        try directoryEntriesWithKinds(path).map(\.name)
+    }
+
+    /// Names in a directory and whether each is a directory, without `.` and `..`, unsorted.
+    /// The kind comes from `readdir` (no `stat` per entry, which matters on NFS); only file
+    /// systems that do not report it cost a `stat`.
+    public static func directoryEntriesWithKinds(_ path: String) throws(Failure) -> [(name: String, isDirectory: Bool)] {
+        guard let directory = opendir(path) else { throw Failure(operation: "cannot list", path: path, code: errno) }
+        defer { closedir(directory) }
+        var entries: [(name: String, isDirectory: Bool)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            let kind = entry.pointee.d_type
+            let isDirectory = kind == UInt8(DT_UNKNOWN) ? Self.isDirectory(path + "/" + name) : kind == UInt8(DT_DIR)
+            entries.append((name, isDirectory))
+        }
+        return entries
+    }
+
+    /// Random lower-case hex for unique temporary names.
+    public static func randomToken() -> String {
+        let value = UInt64.random(in: UInt64.min...UInt64.max)
+        return (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }.hexString
+    }
+}
+
+/// The process environment as a dictionary; of duplicate names the first wins, as with getenv.
+public enum ProcessEnvironment {
+    public static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                let name = String(text[..<equals])
+                if result[name] == nil { result[name] = String(text[text.index(after: equals)...]) }
+            }
+            cursor += 1
+        }
+        return result
+    }
+}

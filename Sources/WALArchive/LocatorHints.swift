@@ -1,0 +1,79 @@
+import Glibc
+
+/// Where the previous segment of each timeline was found, kept between `wal-fetch` calls in
+/// small files under `pg_wal/.wal-archive/`. A hint is only a starting point: it is written
+/// without fsync, carries its own checksum and the archive it belongs to, and anything that
+/// does not verify (torn write, other archive, garbage) is ignored.
+public struct LocatorHints: Sendable {
+    public struct Hint: Sendable, Equatable {
+        /// The segment that was found (24 hex digits).
+        public var segment: String
+        /// Its date partition, or nil when it was found in the legacy flat layout.
+        public var date: String?
+        /// Its compression suffix (`.zst`, `.gz` or empty).
+        public var suffix: String
+
+        public init(segment: String, date: String?, suffix: String) {
+            self.segment = segment
+            self.date = date
+            self.suffix = suffix
+        }
+    }
+
+    static let formatTag = "wal-archive-hint 1"
+
+    public let directory: String
+    private let archiveTag: String
+
+    /// `directory` is normally `<dir of %p>/.wal-archive`; `archiveLocation` keys the hints to
+    /// one archive so that pointing at another one never reuses them.
+    public init(directory: String, archiveLocation: String) {
+        self.directory = directory
+        self.archiveTag = String(SHA256Hasher.hash(Array(archiveLocation.utf8)).hexString.prefix(16))
+    }
+
+    public func hint(timeline: String) -> Hint? {
+        guard let bytes = try? FileOperations.readWholeFile(path(timeline: timeline), limit: 4096) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.hasSuffix("\n") else { return nil }
+        let fields = text.dropLast().split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        // tag(2) archive timeline segment date suffix checksum
+        guard fields.count == 8, fields[0] + " " + fields[1] == Self.formatTag else { return nil }
+        let body = fields[0..<7].joined(separator: " ")
+        guard fields[7] == Self.checksum(body), fields[2] == archiveTag, fields[3] == timeline,
+              fields[4].count == 24, fields[4].hasPrefix(timeline) else { return nil }
+        let date: String? = fields[5] == "flat" ? nil : fields[5]
+        if let date, !StorageLayout.isCalendarDate(Substring(date)) { return nil }
+        let suffix = fields[6] == "-" ? "" : fields[6]
+        guard suffix.isEmpty || (suffix.hasPrefix(".") && suffix.count <= 8) else { return nil }
+        return Hint(segment: fields[4], date: date, suffix: suffix)
+    }
+
+    /// Best effort: a hint that cannot be written only costs the next fetch a few requests.
+    public func record(_ hint: Hint) {
+        let timeline = String(hint.segment.prefix(8))
+        // Same partition and not going backwards: the hint on disk still leads straight here.
+        if let existing = self.hint(timeline: timeline), existing.date == hint.date, existing.suffix == hint.suffix,
+           existing.segment <= hint.segment {
+            return
+        }
+        let body = [Self.formatTag, archiveTag, timeline, hint.segment, hint.date ?? "flat",
+                    hint.suffix.isEmpty ? "-" : hint.suffix].joined(separator: " ")
+        let line = body + " " + Self.checksum(body) + "\n"
+        if !FileOperations.isDirectory(directory) && mkdir(directory, 0o700) != 0 { return }
+        let temporary = directory + "/" + DirectoryStore.temporaryPrefix + FileOperations.randomToken()
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        let written = (try? FileOperations.writeAll(descriptor, Array(line.utf8), path: temporary)) != nil
+        close(descriptor)
+        if !written || rename(temporary, path(timeline: timeline)) != 0 { unlink(temporary) }
+    }
+
+    private func path(timeline: String) -> String {
+        directory + "/hint-" + timeline
+    }
+
+    private static func checksum(_ body: String) -> String {
+        String(SHA256Hasher.hash(Array(body.utf8)).hexString.prefix(16))
+    }
+}

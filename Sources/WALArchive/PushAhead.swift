@@ -1,0 +1,132 @@
+import Glibc
+
+/// Push-ahead for `wal-push`: while storing the file PostgreSQL asked for, also store the
+/// next files waiting in `pg_wal/archive_status/*.ready` (history files first, then oldest
+/// first), on up to `concurrency` threads, each with its own store (a store is not
+/// thread-safe). Each one stored gets a `PushedRecord`; PostgreSQL's own call for it later
+/// finds the record, checks it against the file, and returns 0 without a request.
+///
+/// Never reports archived what is not stored: a record is written only after the store
+/// acknowledged the object (or already held the identical one), and only if the file was
+/// not changed while it was hashed and uploaded. A failed or conflicting upload leaves no record, so
+/// PostgreSQL's own call does the work and reports the failure. After a crash, the next
+/// call removes temporary files of dead writers and records whose file has left `pg_wal`.
+public struct PushAhead: Sendable {
+    public static let defaultConcurrency = 4
+    public static let maximumConcurrency = 32
+    /// Files one call pushes ahead per thread, so that a call after an outage (thousands of
+    /// `.ready` files) still returns within a few uploads' time.
+    static let filesPerThread = 4
+
+    public let concurrency: Int
+    public let path: String
+    public let name: String
+    /// The directory of `%p`, normally `pg_wal`.
+    public let walDirectory: String
+    let recordDirectory: String
+    let archiveTag: String
+
+    public init(concurrency: Int, path: String, archiveLocation: String) {
+        self.concurrency = concurrency
+        self.path = path
+        self.name = FileOperations.baseName(path)
+        self.walDirectory = FileOperations.directoryName(path)
+        self.recordDirectory = PushedRecord.directory(walDirectory: walDirectory)
+        self.archiveTag = RestorePrefetch.tag(archiveLocation: archiveLocation)
+    }
+
+    public init(configuration: Configuration, path: String) {
+        self.init(concurrency: configuration.pushAheadConcurrency, path: path, archiveLocation: configuration.location)
+    }
+
+    /// True when an earlier call already stored this very file: its record is there and the
+    /// file still matches it (size, modification time, inode, and SHA-256: every segment has
+    /// the same size, and a file restored from a backup may keep its modification time). The
+    /// record is used up either way.
+    public func consumeRecord() -> Bool {
+        let recordPath = recordDirectory + "/" + name
+        guard let bytes = try? FileOperations.readWholeFile(recordPath, limit: 64 * 1024) else { return false }
+        unlink(recordPath)
+        guard let record = PushedRecord(text: String(decoding: bytes, as: UTF8.self), archiveTag: archiveTag),
+              record.name == name, FileIdentity(path: path) == record.identity else { return false }
+        return SHA256Hasher.hexDigest(ofFile: path) == record.sha256Hex
+    }
+
+    /// Stores `%p` with `operation` on this thread while up to `concurrency` threads store the
+    /// next ready files; returns (and throws) what storing `%p` gave, after every thread ended.
+    public func archive(with operation: ArchiveOperation, configuration: Configuration) throws(ArchiveError)
+        -> ArchiveOperation.Outcome {
+        removeStaleRecords()
+        if FileOperations.baseName(walDirectory) == "pg_wal" && !RestorePrefetch.isInRecovery(walDirectory: walDirectory) {
+            RestorePrefetch.removeAll(walDirectory: walDirectory)
+        }
+        let ahead = concurrency > 0 ? readyFiles(limit: concurrency * Self.filesPerThread) : []
+        let threads = ThreadGroup()
+        if !ahead.isEmpty {
+            let queue = SharedQueue(ahead)
+            let pusher = AheadPusher(configuration: configuration, walDirectory: walDirectory,
+                                     recordDirectory: recordDirectory, archiveTag: archiveTag)
+            for index in 0..<min(concurrency, ahead.count) {
+                threads.start(index) { _ in pusher.run(queue) }
+            }
+        }
+        defer { threads.join() }
+        return try operation.archive(path: path)
+    }
+
+    /// Names waiting in `archive_status` (without `.ready`), other than `%p`'s, without a
+    /// record yet: timeline history files first (PostgreSQL's archiver does the same), then in
+    /// name order, which is WAL order.
+    func readyFiles(limit: Int) -> [String] {
+        guard let entries = try? FileOperations.directoryEntries(walDirectory + "/archive_status") else { return [] }
+        var names: [(rank: Int, name: String)] = []
+        for entry in entries where entry.hasSuffix(".ready") {
+            let candidate = String(entry.dropLast(".ready".count))
+            guard candidate != name, let fileName = try? WALFileName(parsing: candidate),
+                  !FileOperations.exists(recordDirectory + "/" + candidate) else { continue }
+            names.append((fileName.kind == .timelineHistory ? 0 : 1, candidate))
+        }
+        return names.sorted { ($0.rank, $0.name) < ($1.rank, $1.name) }.prefix(limit).map(\.name)
+    }
+
+    /// Records whose file is gone from `pg_wal` (archived and recycled by PostgreSQL) and
+    /// temporary files of writers that died.
+    func removeStaleRecords() {
+        guard let entries = try? FileOperations.directoryEntries(recordDirectory) else { return }
+        for entry in entries where !entry.hasPrefix(TemporaryFileCleanup.prefix) {
+            if !FileOperations.exists(walDirectory + "/" + entry) { unlink(recordDirectory + "/" + entry) }
+        }
+        TemporaryFileCleanup.removeAbandoned(in: recordDirectory)
+    }
+}
+
+/// What each push-ahead thread does: its own store, files from the queue until it is empty.
+struct AheadPusher: Sendable {
+    let configuration: Configuration
+    let walDirectory: String
+    let recordDirectory: String
+    let archiveTag: String
+
+    func run(_ queue: SharedQueue<String>) {
+        guard let store = try? configuration.makeStore() else { return }
+        let operation = ArchiveOperation(store: store, layout: configuration.layout, compression: configuration.compression,
+                                         compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
+        while let name = queue.take() {
+            push(walDirectory + "/" + name, name: name, operation: operation)
+        }
+    }
+
+    /// Errors are left for PostgreSQL's own call of this file, which reports them.
+    private func push(_ path: String, name: String, operation: ArchiveOperation) {
+        // PostgreSQL never changes a file once it is .ready; should anything else, the
+        // identity taken before the hash and after the upload tells.
+        guard let before = FileIdentity(path: path), let sha256Hex = SHA256Hasher.hexDigest(ofFile: path),
+              let outcome = try? operation.archive(path: path), FileIdentity(path: path) == before else { return }
+        let key: String
+        switch outcome {
+        case .stored(let storedKey), .alreadyArchived(let storedKey): key = storedKey
+        }
+        let record = PushedRecord(name: name, identity: before, sha256Hex: sha256Hex, key: key)
+        try? record.write(in: recordDirectory, archiveTag: archiveTag)
+    }
+}

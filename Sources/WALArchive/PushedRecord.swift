@@ -1,0 +1,100 @@
+import Glibc
+
+/// Proof, kept in `pg_wal/.wal-archive/pushed/<file name>`, that push-ahead stored a file, so
+/// that PostgreSQL's own later call for it can return 0 without a request. Written only after
+/// the store acknowledged the object, durably (temporary file, fsync, rename, fsync of the
+/// directory); trusted only when it parses, belongs to the same archive, and the file in
+/// `pg_wal` still has the recorded size, modification time (ns), inode and SHA-256.
+struct PushedRecord: Sendable, Equatable {
+    static let formatTag = "wal-archive-pushed 1"
+
+    var name: String
+    var identity: FileIdentity
+    var sha256Hex: String
+    var key: String
+
+    static func directory(walDirectory: String) -> String {
+        walDirectory + "/.wal-archive/pushed"
+    }
+
+    /// One field a line (a key may hold spaces), the last line a checksum of the others.
+    func encoded(archiveTag: String) -> String {
+        let body = [Self.formatTag, archiveTag, name, identity.encoded, sha256Hex, key]
+            .joined(separator: "\n") + "\n"
+        return body + Self.checksum(body) + "\n"
+    }
+
+    init(name: String, identity: FileIdentity, sha256Hex: String, key: String) {
+        self.name = name
+        self.identity = identity
+        self.sha256Hex = sha256Hex
+        self.key = key
+    }
+
+    /// Nil for anything torn, foreign or malformed.
+    init?(text: String, archiveTag: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count == 9, lines[8].isEmpty, lines[0] == Self.formatTag, lines[1] == archiveTag else { return nil }
+        let body = lines[0..<7].joined(separator: "\n") + "\n"
+        guard lines[7] == Self.checksum(body), let identity = FileIdentity(encoded: lines[3] + "\n" + lines[4]),
+              lines[5].count == 64, !lines[6].isEmpty else { return nil }
+        self.init(name: lines[2], identity: identity, sha256Hex: lines[5], key: lines[6])
+    }
+
+    /// Writes the record durably; any failure leaves no record (only a temporary file that
+    /// the next call removes).
+    func write(in directory: String, archiveTag: String) throws(FileOperations.Failure) {
+        try FileOperations.createDirectories(directory)
+        let temporary = directory + "/" + TemporaryFileCleanup.prefix + String(getpid()) + "." + FileOperations.randomToken()
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .init(operation: "cannot create", path: temporary, code: errno) }
+        var failure: FileOperations.Failure?
+        do {
+            try FileOperations.writeAll(descriptor, Array(encoded(archiveTag: archiveTag).utf8), path: temporary)
+            if fsync(descriptor) != 0 { failure = .init(operation: "cannot fsync", path: temporary, code: errno) }
+        } catch {
+            failure = error
+        }
+        close(descriptor)
+        if failure == nil && rename(temporary, directory + "/" + name) != 0 {
+            failure = .init(operation: "cannot rename", path: temporary, code: errno)
+        }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        try FileOperations.syncDirectory(directory)
+    }
+
+    private static func checksum(_ body: String) -> String {
+        String(SHA256Hasher.hash(Array(body.utf8)).hexString.prefix(16))
+    }
+}
+
+/// What changes when a file is rewritten or replaced: size, modification time to the
+/// nanosecond, inode.
+struct FileIdentity: Sendable, Equatable {
+    var size: Int64
+    var modificationNanoseconds: Int64
+    var inode: UInt64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        size = Int64(info.st_size)
+        modificationNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// Two lines: `size` and `modification-ns inode`.
+    var encoded: String { "\(size)\n\(modificationNanoseconds) \(inode)" }
+
+    init?(encoded: String) {
+        let fields = encoded.split(whereSeparator: { $0 == "\n" || $0 == " " })
+        guard fields.count == 3, let size = Int64(fields[0]), let nanoseconds = Int64(fields[1]),
+              let inode = UInt64(fields[2]) else { return nil }
+        self.size = size
+        modificationNanoseconds = nanoseconds
+        self.inode = inode
+    }
+}

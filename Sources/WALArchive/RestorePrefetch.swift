@@ -1,0 +1,197 @@
+import Glibc
+
+/// Restore prefetch for `wal-fetch`: while PostgreSQL replays segment N, a detached worker
+/// downloads N+1 … N+K of the same timeline into `pg_wal/.wal-archive/prefetch/`, and the
+/// following calls take their segment from there with a rename instead of a download.
+///
+/// A prefetched file is named `<segment>.<archive tag>.<SHA-256>`: it was verified against the
+/// archive's `wal-sha256` when downloaded, and it is verified again (size, SHA-256 and WAL page
+/// header) before it is served, since a crash may have torn it; anything that fails is removed
+/// and the segment is fetched normally. The foreground takes a file only by renaming it away
+/// first, so it never races the worker over a half-written name (the worker writes a temporary
+/// file and renames it into place).
+///
+/// Only during PostgreSQL's own archive recovery: `%p` is `pg_wal/RECOVERYXLOG` (the name the
+/// startup process always restores into) and `recovery.signal` or `standby.signal` is in the
+/// data directory. `pg_rewind --restore-target-wal` passes `pg_wal/<segment name>` as `%p`,
+/// so it never starts a worker that could leave files behind for it to copy; other callers
+/// (scripts, tests) never do either.
+public struct RestorePrefetch: Sendable {
+    public static let defaultCount = 8
+    public static let maximumCount = 64
+    /// Set in the worker's environment to the segment size in bytes; makes `wal-fetch` the worker.
+    static let workerEnvironmentName = "WAL_ARCHIVE_PREFETCH_WORKER"
+    static let recoveryFileName = "RECOVERYXLOG"
+
+    /// Segments to keep ahead (K).
+    public let count: Int
+    public let fileName: WALFileName
+    public let destination: String
+    /// `pg_wal`.
+    public let walDirectory: String
+    /// `pg_wal/.wal-archive/prefetch`.
+    public let directory: String
+    let archiveTag: String
+
+    /// Nil when prefetch does not apply to this call (off, not a segment, not PostgreSQL's
+    /// archive recovery).
+    public init?(count: Int, name: String, destination: String, archiveLocation: String) {
+        guard count > 0, let fileName = try? WALFileName(parsing: name), fileName.kind == .segment,
+              FileOperations.baseName(destination) == Self.recoveryFileName else { return nil }
+        let walDirectory = FileOperations.directoryName(destination)
+        guard FileOperations.baseName(walDirectory) == "pg_wal",
+              Self.isInRecovery(walDirectory: walDirectory) else { return nil }
+        self.count = count
+        self.fileName = fileName
+        self.destination = destination
+        self.walDirectory = walDirectory
+        self.directory = walDirectory + "/.wal-archive/prefetch"
+        self.archiveTag = Self.tag(archiveLocation: archiveLocation)
+    }
+
+    public init?(configuration: Configuration, name: String, destination: String) {
+        self.init(count: configuration.prefetchCount, name: name, destination: destination,
+                  archiveLocation: configuration.location)
+    }
+
+    /// `recovery.signal` or `standby.signal` next to `pg_wal`.
+    public static func isInRecovery(walDirectory: String) -> Bool {
+        let dataDirectory = FileOperations.directoryName(walDirectory)
+        return FileOperations.exists(dataDirectory + "/recovery.signal") || FileOperations.exists(dataDirectory + "/standby.signal")
+    }
+
+    static func tag(archiveLocation: String) -> String {
+        String(SHA256Hasher.hash(Array(archiveLocation.utf8)).hexString.prefix(16))
+    }
+
+    // MARK: Serving
+
+    /// Moves the prefetched copy of the requested segment to `%p` if there is one and it
+    /// verifies; returns the segment size read from its page header, nil on a miss (a bad copy
+    /// is removed).
+    public func serve() -> WALSegmentSize? {
+        guard let names = try? FileOperations.directoryEntries(directory) else { return nil }
+        let wanted = fileName.description + "." + archiveTag + "."
+        guard let name = names.first(where: { $0.hasPrefix(wanted) }) else { return nil }
+        let expectedSHA256 = String(name.dropFirst(wanted.count))
+        let claimed = TemporaryFileCleanup.track(in: walDirectory)
+        defer { TemporaryFileCleanup.untrack() }
+        // Whoever renames it first owns it; the loser sees ENOENT and fetches normally.
+        guard rename(directory + "/" + name, claimed) == 0 else { return nil }
+        guard expectedSHA256.count == 64, SHA256Hasher.hexDigest(ofFile: claimed) == expectedSHA256,
+              let validated = try? WALFileValidator.validate(path: claimed, as: fileName),
+              let header = validated.header, let segmentSize = WALSegmentSize(bytes: header.segmentSize),
+              rename(claimed, destination) == 0 else {
+            unlink(claimed)
+            return nil
+        }
+        return segmentSize
+    }
+
+    /// The segment size from the long page header of the file just restored to `%p`.
+    public func restoredSegmentSize() -> WALSegmentSize? {
+        guard let header = (try? WALFileValidator.validate(path: destination, as: fileName))?.header else { return nil }
+        return WALSegmentSize(bytes: header.segmentSize)
+    }
+
+    // MARK: The worker's batch
+
+    /// The segments the worker should hold: the K after the requested one.
+    public func wantedSegments(segmentSize: WALSegmentSize) -> [WALFileName] {
+        var names: [WALFileName] = []
+        var current = fileName
+        while names.count < count, let next = current.nextSegment(segmentSize: segmentSize) {
+            names.append(next)
+            current = next
+        }
+        return names
+    }
+
+    /// Removes everything in the prefetch directory that is not a complete file of one of
+    /// `wanted` for this archive (other timelines, older segments, other archives, leftovers
+    /// of a killed worker); returns the names of the wanted segments already present.
+    @discardableResult
+    public func removeUnwanted(keeping wanted: [WALFileName]) -> Set<String> {
+        let wantedNames = Set(wanted.map(\.description))
+        var present: Set<String> = []
+        guard let names = try? FileOperations.directoryEntries(directory) else { return present }
+        for name in names {
+            let fields = name.split(separator: ".", omittingEmptySubsequences: false)
+            if name.hasPrefix(TemporaryFileCleanup.prefix) {
+                continue
+            }
+            if fields.count == 3, wantedNames.contains(String(fields[0])), fields[1] == archiveTag, fields[2].count == 64,
+               !present.contains(String(fields[0])) {
+                present.insert(String(fields[0]))
+                continue
+            }
+            unlink(directory + "/" + name)
+        }
+        TemporaryFileCleanup.removeAbandoned(in: directory)
+        return present
+    }
+
+    /// Removes the whole prefetch directory (recovery is over).
+    public static func removeAll(walDirectory: String) {
+        let directory = walDirectory + "/.wal-archive/prefetch"
+        guard let names = try? FileOperations.directoryEntries(directory) else { return }
+        for name in names { unlink(directory + "/" + name) }
+        rmdir(directory)
+    }
+
+    /// Downloads the wanted segments that are missing, in order, one thread per store, each
+    /// verified into a temporary file and renamed into place. Stops silently at the first
+    /// segment the archive does not have (the end of the archive, or not archived yet), at any
+    /// error, and when recovery has ended (then it removes everything). Returns how many
+    /// files it added.
+    @discardableResult
+    public func runBatch(stores: [any ObjectStore], layout: StorageLayout, searchesLegacyFlatLayout: Bool,
+                         preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
+        let wanted = wantedSegments(segmentSize: segmentSize)
+        let present = removeUnwanted(keeping: wanted)
+        let missing = wanted.filter { !present.contains($0.description) }
+        guard !missing.isEmpty, !stores.isEmpty else { return 0 }
+        if !FileOperations.isDirectory(directory) {
+            do { try FileOperations.createDirectories(directory) } catch { return 0 }
+        }
+        let suffixes = [preferredSuffix] + CompressionAlgorithm.allCases.map(\.keySuffix).filter { $0 != preferredSuffix }
+        let queue = SharedQueue(missing)
+        let download: @Sendable (HandedOver<any ObjectStore>) -> Void = { store in
+            let locator = SegmentLocator(store: store.value, layout: layout, suffixes: suffixes,
+                                         searchesLegacyFlatLayout: searchesLegacyFlatLayout,
+                                         hints: LocatorHints(directory: walDirectory + "/.wal-archive",
+                                                             archiveLocation: store.value.location + "/" + layout.prefix))
+            while let segment = queue.take() {
+                guard Self.isInRecovery(walDirectory: walDirectory), self.download(segment, locator: locator) else {
+                    queue.stop()
+                    return
+                }
+            }
+        }
+        let threads = ThreadGroup()
+        for (index, store) in stores.enumerated().dropFirst() {
+            let handed = HandedOver(value: store)
+            threads.start(index) { _ in download(handed) }
+        }
+        download(HandedOver(value: stores[0]))
+        threads.join()
+        guard Self.isInRecovery(walDirectory: walDirectory) else {
+            Self.removeAll(walDirectory: walDirectory)
+            return 0
+        }
+        return removeUnwanted(keeping: wanted).count - present.count
+    }
+
+    private func download(_ segment: WALFileName, locator: SegmentLocator) -> Bool {
+        guard let sink = try? VerifyingFileSink(directory: directory, expecting: segment) else { return false }
+        defer { sink.discard() }
+        do {
+            guard try locator.fetch(segment.description, into: sink) != nil else { return false }
+            let verified = try sink.finish()
+            try sink.commit(to: directory + "/" + segment.description + "." + archiveTag + "." + verified.sha256Hex)
+            return true
+        } catch {
+            return false
+        }
+    }
+}

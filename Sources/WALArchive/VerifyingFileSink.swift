@@ -1,0 +1,180 @@
+import Glibc
+
+/// Receives an archived object, decodes it (per its `wal-compression` metadata) into a
+/// temporary file next to the destination, and proves it before anything is renamed into
+/// place: the SHA-256 and size of the decoded bytes against `wal-sha256`/`wal-size`, and,
+/// when the requested name is known, the file's own structure against that name
+/// (WALFileValidator: a segment's first page header, a history file's lines). The last
+/// check also catches an object that was found under the wrong key, and is what remains
+/// for objects of older or foreign writers that carry no checksum.
+///
+/// Use: `get(key:into:)`, then `finish()`, then `commit(to: %p)`; on any failure do nothing
+/// more (or call `discard()`): the temporary file is removed when the sink goes away.
+///
+/// `commit` does not fsync. PostgreSQL treats what restore_command writes as temporary:
+/// RestoreArchivedFile (src/backend/access/transam/xlogarchive.c) restores into
+/// `pg_wal/RECOVERYXLOG` (or RECOVERYHISTORY), removing any leftover of that name before
+/// every call, and reads it from there; after a crash, recovery starts again from the last
+/// restart point and asks the archive again. When it keeps a restored file,
+/// KeepFileRestoredFromArchive renames it with durable_rename (src/backend/storage/file/fd.c),
+/// which fsyncs the file before the rename and the directory after. So an fsync here would
+/// only slow down every segment of a recovery.
+public final class VerifyingFileSink: ObjectSink {
+    /// Largest decoded size accepted when the metadata gives none: the largest WAL segment.
+    public static let sizeLimitWithoutMetadata = Int64(WALSegmentSize.maximumBytes)
+
+    public struct Verified: Sendable, Equatable {
+        public var key: String
+        public var size: Int64
+        public var sha256Hex: String
+        public var algorithm: CompressionAlgorithm
+        /// False for an object without `wal-sha256`: only its structure could be checked.
+        public var checksumVerified: Bool
+    }
+
+    public let expectedName: WALFileName?
+    public let temporaryPath: String
+    private var descriptor: Int32
+    private var attempt: Attempt?
+    private var verified: Verified?
+    private var committed = false
+
+    /// One download attempt's state; replaced by `begin`.
+    private final class Attempt {
+        let key: String
+        let metadata: PayloadMetadata
+        let decompressor: StreamDecompressor
+        let sizeLimit: Int64
+        var hasher: SHA256Hasher? = SHA256Hasher()
+        var size: Int64 = 0
+        var failure: PayloadError?
+
+        init(key: String, metadata: PayloadMetadata, decompressor: StreamDecompressor, sizeLimit: Int64) {
+            self.key = key
+            self.metadata = metadata
+            self.decompressor = decompressor
+            self.sizeLimit = sizeLimit
+        }
+    }
+
+    /// Creates the temporary file in `directory` (the directory of %p, so the final rename
+    /// stays within one file system); it is tracked for removal if the process is interrupted.
+    public init(directory: String, expecting expectedName: WALFileName?) throws(PayloadError) {
+        self.expectedName = expectedName
+        temporaryPath = TemporaryFileCleanup.track(in: directory)
+        // 0666 and the umask (PostgreSQL sets it for its children to match the data directory).
+        descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            let detail = String(cString: strerror(errno))
+            TemporaryFileCleanup.untrack()
+            throw .localIO(operation: "create", path: temporaryPath, detail: detail)
+        }
+    }
+
+    deinit { discard() }
+
+    public func begin(_ object: ObjectInfo) throws(StorageError) {
+        verified = nil
+        attempt = nil
+        guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
+            throw .localIO(detail: "cannot reset \(temporaryPath): \(String(cString: strerror(errno)))")
+        }
+        do throws(PayloadError) {
+            let metadata = try PayloadMetadata(object: object)
+            let decompressor: StreamDecompressor
+            do { decompressor = try StreamDecompressor(algorithm: metadata.algorithm) } catch {
+                throw .corruptObject(key: object.key, detail: error.message)
+            }
+            // Without wal-size, an uncompressed object's own length is the size to expect.
+            let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? object.size : nil)
+            attempt = Attempt(key: object.key, metadata: metadata, decompressor: decompressor,
+                              sizeLimit: expectedSize ?? Self.sizeLimitWithoutMetadata)
+        } catch {
+            throw .sinkFailed(detail: error.message)
+        }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        guard let attempt else { throw .sinkFailed(detail: PayloadError.notBegun.message) }
+        if let failure = attempt.failure { throw .sinkFailed(detail: failure.message) }
+        do {
+            try attempt.decompressor.push(bytes) { (output) throws(PayloadError) in try self.append(output, attempt) }
+        } catch {
+            let failure = Self.payloadError(error, attempt.key)
+            attempt.failure = failure
+            throw .sinkFailed(detail: failure.message)
+        }
+    }
+
+    /// Ends decoding and verifies; throws, naming the object, unless every check passes.
+    @discardableResult
+    public func finish() throws(PayloadError) -> Verified {
+        if let verified { return verified }
+        guard let attempt else { throw .notBegun }
+        if let failure = attempt.failure { throw failure }
+        do {
+            try attempt.decompressor.finish { (output) throws(PayloadError) in try self.append(output, attempt) }
+        } catch {
+            let failure = Self.payloadError(error, attempt.key)
+            attempt.failure = failure
+            throw failure
+        }
+        let metadata = attempt.metadata
+        let sha256Hex = attempt.hasher.take()?.finalize().hexString ?? ""
+        if let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? attempt.sizeLimit : nil),
+           expectedSize != attempt.size {
+            attempt.failure = .sizeMismatch(key: attempt.key, expected: expectedSize, actual: attempt.size)
+        } else if let expectedHex = metadata.originalSHA256Hex, expectedHex != sha256Hex {
+            attempt.failure = .checksumMismatch(key: attempt.key, expected: expectedHex, actual: sha256Hex)
+        } else if let expectedName {
+            do { _ = try WALFileValidator.validate(descriptor: descriptor, path: temporaryPath, as: expectedName) } catch {
+                attempt.failure = .invalidContent(key: attempt.key, detail: error.message)
+            }
+        }
+        if let failure = attempt.failure { throw failure }
+        let result = Verified(key: attempt.key, size: attempt.size, sha256Hex: sha256Hex,
+                              algorithm: metadata.algorithm, checksumVerified: metadata.originalSHA256Hex != nil)
+        verified = result
+        return result
+    }
+
+    /// Renames the verified file to `path` (no fsync: see the type's documentation).
+    public func commit(to path: String) throws(PayloadError) {
+        guard verified != nil, !committed else { throw .notBegun }
+        guard rename(temporaryPath, path) == 0 else {
+            throw .localIO(operation: "rename \(temporaryPath) to", path: path, detail: String(cString: strerror(errno)))
+        }
+        committed = true
+        close(descriptor)
+        descriptor = -1
+        TemporaryFileCleanup.untrack()
+    }
+
+    /// Removes the temporary file unless it was committed; safe to call more than once.
+    public func discard() {
+        guard !committed else { return }
+        committed = true
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        unlink(temporaryPath)
+        TemporaryFileCleanup.untrack()
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer, _ attempt: Attempt) throws(PayloadError) {
+        guard attempt.size + Int64(bytes.count) <= attempt.sizeLimit else {
+            throw .sizeMismatch(key: attempt.key, expected: attempt.sizeLimit, actual: attempt.size + Int64(bytes.count))
+        }
+        attempt.hasher?.update(bytes)
+        attempt.size += Int64(bytes.count)
+        do { try FileOperations.writeAll(descriptor, bytes, path: temporaryPath) } catch {
+            throw .localIO(operation: "write", path: temporaryPath, detail: error.message)
+        }
+    }
+
+    private static func payloadError(_ error: CodecFailure<PayloadError>, _ key: String) -> PayloadError {
+        switch error {
+        case .codec(let codecError): return .corruptObject(key: key, detail: codecError.message)
+        case .output(let outputError): return outputError
+        }
+    }
+}

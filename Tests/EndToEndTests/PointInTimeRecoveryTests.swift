@@ -1,0 +1,201 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Issue 4, "How it is proven": a real PostgreSQL 15 archives through `wal-push` and recovers to a
+/// point in time through `wal-fetch`, against the signature-checking local S3 and a directory.
+final class PointInTimeRecoveryTests: XCTestCase {
+    private var clusters: [PostgresCluster] = []
+
+    override func tearDown() {
+        clusters.forEach { $0.destroy() }
+        clusters.removeAll()
+        super.tearDown()
+    }
+
+    private func track(_ cluster: PostgresCluster) { clusters.append(cluster) }
+
+    private func recoverySettings(_ destination: ArchiveDestination, _ extra: [String],
+                                  restoreConfig: URL? = nil) throws -> [String] {
+        try destination.archiveSettings + ["restore_command = \(try destination.restoreCommand(configFile: restoreConfig))"]
+            + extra
+    }
+
+    /// Steps 1–3: archive, recover to a time, promote (timeline 2), archive more, then recover the
+    /// latest timeline from the same base backup.
+    func testArchiveRecoverToATimeAndFollowTheNewTimelineOverS3() throws {
+        let destination = try ArchiveDestination.localS3(label: "e2e-pitr")
+        let history = try archiveHistory(to: destination, targetByLSN: false, track: track)
+        let keys = try destination.listKeys()
+        assertArchived(history.lastSegment, in: keys)
+        XCTAssertTrue(keys.contains { $0.hasSuffix(".backup.zst") }, "backup history file missing: \(keys)")
+
+        // Step 2: point-in-time recovery into a new directory.
+        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
+            destination, [history.target.setting, "recovery_target_action = 'promote'"]))
+        track(restored)
+        try restored.start()
+        try restored.waitUntilPromoted()
+        XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget])
+        let log = restored.serverLog()
+        XCTAssertTrue(log.contains("restored log file \"00000001") && log.contains("from archive"), log)
+        XCTAssertTrue(log.contains("recovery stopping before commit of transaction"), log)
+
+        // Step 3: the restored server is timeline 2; what it writes is archived, history file undated.
+        XCTAssertEqual(try restored.currentTimeline(), 2)
+        try restored.sql("INSERT INTO events SELECT g, 'timeline 2' FROM generate_series(7001, 7500) AS g")
+        let timelineTwoSegment = try restored.switchWAL()
+        XCTAssertTrue(timelineTwoSegment.hasPrefix("00000002"), timelineTwoSegment)
+        try restored.waitUntilArchived(timelineTwoSegment)
+        XCTAssertEqual(try restored.archiverStatus().failedCount, 0, restored.serverLogTail())
+        let keysAfterPromotion = try destination.listKeys()
+        XCTAssertTrue(keysAfterPromotion.contains("timelines/00000002.history"), "\(keysAfterPromotion)")
+        assertArchived(timelineTwoSegment, in: keysAfterPromotion)
+        try restored.stop()
+
+        let latest = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
+            destination, ["recovery_target_timeline = 'latest'"]))
+        track(latest)
+        try latest.start()
+        try latest.waitUntilPromoted()
+        XCTAssertEqual(try rowsByPhase(latest), ["before": history.rowsBeforeTarget, "timeline 2": 500])
+        XCTAssertEqual(try latest.currentTimeline(), 3)
+    }
+
+    /// The same archive and point-in-time recovery through the `file://` directory backend, with
+    /// 1 MiB segments and an LSN target.
+    func testArchiveAndRecoverToAnLSNThroughADirectory() throws {
+        let destination = try ArchiveDestination.directory()
+        let history = try archiveHistory(to: destination, initdbOptions: ["--wal-segsize=1"], targetByLSN: true,
+                                         track: track)
+        assertArchived(history.lastSegment, in: try destination.listKeys())
+
+        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
+            destination, [history.target.setting, "recovery_target_action = 'promote'"]))
+        track(restored)
+        try restored.start()
+        try restored.waitUntilPromoted()
+        XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget])
+        XCTAssertTrue(restored.serverLog().contains("recovery stopping after WAL location (LSN)"), restored.serverLog())
+    }
+
+    /// postgres-conf/standby.conf: a standby fed only from the archive replays what the primary
+    /// archives, and waits (wal-fetch exit 1) rather than failing while the next segment is absent.
+    func testStandbyFollowsTheArchive() throws {
+        let destination = try ArchiveDestination.directory()
+        let history = try archiveHistory(to: destination, initdbOptions: ["--wal-segsize=1"], targetByLSN: true,
+                                         track: track)
+        let standby = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: [
+            "restore_command = \(try destination.restoreCommand())",
+            "recovery_target_timeline = 'latest'",
+            "hot_standby = on",
+            "wal_retrieve_retry_interval = '200ms'",
+        ], mode: .standby)
+        track(standby)
+        try standby.start()
+        let total = history.rowsBeforeTarget + history.rowsAfterTarget
+        XCTAssertTrue(PostgresCluster.poll(timeoutSeconds: 60) {
+            (try? standby.sql("SELECT count(*) FROM events")) == "\(total)"
+        }, standby.serverLogTail())
+
+        try history.origin.sql("INSERT INTO events SELECT g, 'later' FROM generate_series(6001, 6500) AS g")
+        try history.origin.waitUntilArchived(try history.origin.switchWAL())
+        XCTAssertTrue(PostgresCluster.poll(timeoutSeconds: 60) {
+            (try? standby.sql("SELECT count(*) FROM events WHERE phase = 'later'")) == "500"
+        }, standby.serverLogTail())
+        XCTAssertEqual(try standby.sql("SELECT pg_is_in_recovery()"), "t")
+        XCTAssertFalse(standby.serverLog().contains("FATAL"), standby.serverLogTail())
+    }
+
+    /// Step 4, first half: wrong credentials stop archive recovery loudly (exit 126: FATAL, no
+    /// promotion, our one line in the log, no secret); with the right ones the same directory
+    /// recovers everything: nothing was lost.
+    func testWrongCredentialsStopRecoveryAndARetryWithTheRightOnesLosesNothing() throws {
+        let destination = try ArchiveDestination.localS3(label: "e2e-credentials")
+        let history = try archiveHistory(to: destination, targetByLSN: false, track: track)
+        try history.origin.stop()
+        let wrongSecret = "wrongSecretKeyForTheEndToEndTests0000000"
+        let wrongCredentials = try destination.writeVariant("wrong-credentials.conf",
+                                                            replacing: ["secret_access_key": wrongSecret])
+
+        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
+            destination, [], restoreConfig: wrongCredentials))
+        track(restored)
+        XCTAssertThrowsError(try restored.start())
+        XCTAssertFalse(restored.isRunning, restored.serverLogTail())
+        let log = restored.serverLog()
+        let ourLines = log.split(separator: "\n").filter { $0.hasPrefix("wal-fetch: ") }
+        XCTAssertFalse(ourLines.isEmpty, log)
+        XCTAssertTrue(log.contains("FATAL:  could not restore file"), log)
+        // PostgreSQL's wording for exit status 126, which it treats like a signal: recovery aborts.
+        XCTAssertTrue(log.contains("from archive: command not executable"), log)
+        XCTAssertFalse(log.contains("archive recovery complete"), log)
+        XCTAssertFalse(log.contains("selected new timeline ID"), log)
+        XCTAssertFalse(log.contains(wrongSecret), "secret leaked into the log")
+        XCTAssertTrue(FileManager.default.fileExists(
+            atPath: restored.dataDirectory.appendingPathComponent("recovery.signal").path))
+
+        try restored.appendSettings(["restore_command = \(try destination.restoreCommand())"])
+        try restored.start()
+        try restored.waitUntilPromoted()
+        XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget, "after": history.rowsAfterTarget])
+    }
+
+    /// Step 4, second half: with the archive unreachable `wal-push` fails (exit 1), PostgreSQL keeps
+    /// the segment (`.ready` in pg_wal) and archives it once the archive is back.
+    func testUnreachableArchiveKeepsTheSegmentUntilItIsBack() throws {
+        let destination = try ArchiveDestination.localS3(label: "e2e-unreachable")
+        let closedPort = try Self.closedLocalPort()
+        let unreachable = try destination.writeVariant("unreachable.conf", replacing: [
+            "endpoint": "http://127.0.0.1:\(closedPort)", "connect_timeout": "1", "retry_budget": "1",
+        ])
+        let pushToUnreachable = "'\(try PostgresCluster.toolsDirectory().path)/wal-push --config \(unreachable.path) %p'"
+        let origin = try PostgresCluster.initialize(settings: ["archive_mode = on", "archive_command = \(pushToUnreachable)"])
+        track(origin)
+        try origin.start()
+        try origin.sql("CREATE TABLE events (id integer PRIMARY KEY, phase text NOT NULL)")
+        try origin.sql("INSERT INTO events SELECT g, 'kept' FROM generate_series(1, 2000) AS g")
+        let kept = try origin.switchWAL()
+
+        let failed = PostgresCluster.poll(timeoutSeconds: 60) {
+            ((try? origin.archiverStatus())?.failedCount ?? 0) >= 1
+        }
+        XCTAssertTrue(failed, origin.serverLogTail())
+        let status = try origin.archiverStatus()
+        XCTAssertEqual(status.archivedCount, 0)
+        XCTAssertTrue(origin.filesWaitingForArchive().contains(kept), "\(origin.filesWaitingForArchive())")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: origin.dataDirectory.appendingPathComponent("pg_wal/\(kept)").path))
+        let log = origin.serverLog()
+        XCTAssertTrue(log.contains("archive command failed with exit code 1"), log)
+        XCTAssertTrue(log.split(separator: "\n").contains { $0.hasPrefix("wal-push: ") }, log)
+        XCTAssertFalse(try destination.listKeys().contains { $0.contains(kept) })
+
+        // The archive is back: the same archive_command now reaches it.
+        try PostgresCluster.writeServiceFile(try String(contentsOf: destination.configFile, encoding: .utf8), to: unreachable)
+        try origin.sql("INSERT INTO events SELECT g, 'later' FROM generate_series(2001, 3000) AS g")
+        let later = try origin.switchWAL()
+        try origin.waitUntilArchived(later)
+        let keys = try destination.listKeys()
+        assertArchived(kept, in: keys)
+        assertArchived(later, in: keys)
+        XCTAssertTrue(origin.filesWaitingForArchive().isEmpty)
+    }
+
+    /// A TCP port on 127.0.0.1 with nothing listening (bound, then released).
+    private static func closedLocalPort() throws -> Int {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard probe >= 0 else { throw PostgresClusterError("socket() failed") }
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0
+            }
+        }
+        guard bound else { throw PostgresClusterError("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

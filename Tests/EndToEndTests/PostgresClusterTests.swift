@@ -1,0 +1,38 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The test PostgreSQL fixture itself: other suites rely on the WAL it produces being real.
+final class PostgresClusterTests: XCTestCase {
+    func testCompletedSegmentsAreRealWALOfTheRequestedSize() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("segments-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        let segments = try PostgresCluster.makeCompletedWALSegments(count: 3, walSegmentSizeMB: 1, into: directory)
+
+        XCTAssertEqual(segments.count, 3)
+        for segment in segments {
+            let name = segment.lastPathComponent
+            XCTAssertEqual(name.count, 24)
+            XCTAssertTrue(name.hasPrefix("00000001"), name)
+            let data = try Data(contentsOf: segment)
+            XCTAssertEqual(data.count, 1024 * 1024)
+            // Long page header: xlp_magic 0xD110 (PostgreSQL 15), xlp_info has XLP_LONG_HEADER (0x0002).
+            XCTAssertEqual(UInt16(data[0]) | UInt16(data[1]) << 8, 0xD110)
+            XCTAssertEqual(data[2] & 0x02, 0x02)
+        }
+        let names = segments.map(\.lastPathComponent)
+        XCTAssertEqual(names, names.sorted())
+    }
+
+    func testDestroyStopsTheServerAndRemovesItsFiles() throws {
+        let cluster = try PostgresCluster.initialize()
+        try cluster.start()
+        XCTAssertEqual(try cluster.sql("SELECT 40 + 2"), "42")
+        XCTAssertTrue(cluster.isRunning)
+        cluster.destroy()
+        XCTAssertFalse(cluster.isRunning)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.root.path))
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+import WALArchive
+
+/// A fresh directory under the system temp folder, removed by `XCTestCase.addTeardownBlock`.
+func makeTemporaryDirectory(_ test: XCTestCase, _ label: String = "wal-archive-test") throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+/// Collects an object's bytes in memory (tests only).
+final class CollectingSink: ObjectSink {
+    var bytes: [UInt8] = []
+    var info: ObjectInfo?
+    var attempts = 0
+
+    func begin(_ object: ObjectInfo) throws(StorageError) {
+        attempts += 1
+        info = object
+        bytes.removeAll()
+    }
+
+    func write(_ chunk: UnsafeRawBufferPointer) throws(StorageError) {
+        bytes.append(contentsOf: chunk)
+    }
+}
+
+/// Stores `bytes` under `key` through the store's ordinary `put`.
+@discardableResult
+func putBytes(_ store: any ObjectStore, key: String, _ bytes: [UInt8], metadata: [String: String] = [:],
+              ifAbsent: Bool = false) throws -> PutOutcome {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString)").path
+    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    let request = PutRequest(key: key, fileDescriptor: handle.fileDescriptor, length: Int64(bytes.count),
+                             sha256Hex: SHA256Hasher.hash(bytes).hexString, metadata: metadata, ifAbsent: ifAbsent)
+    return try store.put(request)
+}
+
+/// 24-hex-digit WAL segment name.
+func segmentName(timeline: Int, number: Int) -> String {
+    hex8(timeline) + hex8(number >> 8) + hex8(number & 0xff)
+}
+
+func hex8(_ value: Int) -> String {
+    let text = String(value, radix: 16, uppercase: true)
+    return String(repeating: "0", count: 8 - text.count) + text
+}
+
+/// `2026-01-01` plus `offset` days.
+func calendarDate(dayOffset: Int) -> String {
+    UTCTime(secondsSinceEpoch: 1_767_225_600 + Int64(dayOffset) * 86_400).calendarDate
+}

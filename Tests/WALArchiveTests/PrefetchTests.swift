@@ -1,0 +1,244 @@
+import Foundation
+import XCTest
+import TestSupport
+@testable import WALArchive
+
+/// Restore prefetch: the worker's batch, serving from the prefetch directory, cleanup, and the
+/// detached worker started by the built `wal-fetch` with an empty PATH.
+final class PrefetchTests: XCTestCase {
+    /// 1 MiB segments keep the tests quick; names below 0x100 read the same for every size.
+    static let segmentSize = 1 << 20
+
+    struct Cluster {
+        var archiveRoot: String
+        var dataDirectory: String
+        var segments: [String: Data]
+
+        var walDirectory: String { dataDirectory + "/pg_wal" }
+        var destination: String { walDirectory + "/RECOVERYXLOG" }
+        var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
+        var location: String { "file://" + archiveRoot }
+        var environment: [String: String] { ["WAL_ARCHIVE_URL": location] }
+
+        func prefetched() throws -> [String] {
+            guard FileManager.default.fileExists(atPath: prefetchDirectory) else { return [] }
+            return try FileManager.default.contentsOfDirectory(atPath: prefetchDirectory).sorted()
+        }
+    }
+
+    /// Segments 1…`count` of timeline 1 archived in a directory store, and an empty data
+    /// directory in archive recovery (`recovery.signal`).
+    func makeCluster(count: Int, signal: String? = "recovery.signal") throws -> Cluster {
+        let archiveRoot = try makeTemporaryDirectory(self, "prefetch-archive")
+        let source = try makeTemporaryDirectory(self, "prefetch-source")
+        let dataDirectory = try makeTemporaryDirectory(self, "prefetch-pgdata")
+        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
+        if let signal { XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/" + signal, contents: Data())) }
+        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), layout: StorageLayout(prefix: ""))
+        var segments: [String: Data] = [:]
+        for number in 1...count {
+            let name = segmentName(timeline: 1, number: number)
+            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: Self.segmentSize)
+            _ = try pusher.archive(path: segment.path)
+            segments[name] = segment.bytes
+        }
+        return Cluster(archiveRoot: archiveRoot, dataDirectory: dataDirectory, segments: segments)
+    }
+
+    func prefetch(_ cluster: Cluster, count: Int, after number: Int) throws -> RestorePrefetch {
+        try XCTUnwrap(RestorePrefetch(count: count, name: segmentName(timeline: 1, number: number),
+                                      destination: cluster.destination, archiveLocation: cluster.location))
+    }
+
+    func runBatch(_ prefetch: RestorePrefetch, _ cluster: Cluster, store: any ObjectStore) throws -> Int {
+        prefetch.runBatch(stores: [store], layout: StorageLayout(prefix: ""), searchesLegacyFlatLayout: false,
+                          preferredSuffix: CompressionAlgorithm.default.keySuffix,
+                          segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
+    }
+
+    func testBatchFetchesTheNextSegmentsAndLaterCallsAreServedFromThem() throws {
+        let cluster = try makeCluster(count: 6)
+        let store = CountingObjectStore(DirectoryStore(root: cluster.archiveRoot))
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 3, after: 1), cluster, store: store), 3)
+        XCTAssertEqual(store.gets, 3)
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, (2...4).map { segmentName(timeline: 1, number: $0) })
+
+        // The foreground takes segment 2 by rename: no request, exact bytes, file used up.
+        for number in 2...4 {
+            let name = segmentName(timeline: 1, number: number)
+            var environment = cluster.environment
+            environment["WAL_ARCHIVE_PREFETCH"] = "3"
+            XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: environment), 0)
+            XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+            XCTAssertFalse(try cluster.prefetched().contains { $0.hasPrefix(name) })
+        }
+        // A second batch only fetches what is missing, and is bounded by K.
+        store.resetCounts()
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 3, after: 4), cluster, store: store), 2)
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [5, 6].map { segmentName(timeline: 1, number: $0) })
+    }
+
+    func testServingVerifiesTheFileAndADamagedOneIsRemovedAndFetchedNormally() throws {
+        let cluster = try makeCluster(count: 3)
+        let store = DirectoryStore(root: cluster.archiveRoot)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 2, after: 1), cluster, store: store), 2)
+        let name = segmentName(timeline: 1, number: 2)
+        let file = try XCTUnwrap(try cluster.prefetched().first { $0.hasPrefix(name) })
+        // A torn write: same name, last bytes lost.
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: cluster.prefetchDirectory + "/" + file))
+        try handle.truncate(atOffset: UInt64(Self.segmentSize - 4096))
+        try handle.close()
+
+        XCTAssertNil(try prefetch(cluster, count: 2, after: 2).serve())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.prefetchDirectory + "/" + file))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.destination))
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+
+        // Same size, one byte changed: the SHA-256 in its name catches it.
+        let third = segmentName(timeline: 1, number: 3)
+        let thirdFile = try XCTUnwrap(try cluster.prefetched().first { $0.hasPrefix(third) })
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: cluster.prefetchDirectory + "/" + thirdFile))
+        bytes[Self.segmentSize - 1] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: cluster.prefetchDirectory + "/" + thirdFile))
+        XCTAssertNil(try prefetch(cluster, count: 2, after: 3).serve())
+        XCTAssertEqual(try cluster.prefetched(), [])
+    }
+
+    func testWrongTimelineStaleForeignAndExtraFilesAreRemoved() throws {
+        let cluster = try makeCluster(count: 5)
+        let store = DirectoryStore(root: cluster.archiveRoot)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 1), cluster, store: store), 4)
+        let tag = RestorePrefetch.tag(archiveLocation: cluster.location)
+        let sha = String(repeating: "a", count: 64)
+        let strays = [segmentName(timeline: 2, number: 4) + "." + tag + "." + sha,
+                      segmentName(timeline: 1, number: 4) + ".0123456789abcdef." + sha,
+                      "garbage",
+                      TemporaryFileCleanup.prefix + "999999999.0011223344556677"]
+        for stray in strays {
+            XCTAssertTrue(FileManager.default.createFile(atPath: cluster.prefetchDirectory + "/" + stray, contents: Data([1, 2, 3])))
+        }
+        // Asked for segment 3 with K = 1: 2 and 3 are stale, 5 is beyond the window.
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 1, after: 3), cluster, store: store), 0)
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [segmentName(timeline: 1, number: 4)])
+    }
+
+    func testMissAtTheEndOfTheArchiveStopsQuietly() throws {
+        let cluster = try makeCluster(count: 2)
+        let store = CountingObjectStore(DirectoryStore(root: cluster.archiveRoot))
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 1), cluster, store: store), 1)
+        XCTAssertEqual(try cluster.prefetched().count, 1)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 2), cluster, store: store), 0)
+        XCTAssertEqual(try cluster.prefetched(), [])
+    }
+
+    func testOnlyPostgreSQLsOwnArchiveRecoveryPrefetches() throws {
+        let recovering = try makeCluster(count: 1)
+        let name = segmentName(timeline: 1, number: 1)
+        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: recovering.destination, archiveLocation: "x"))
+        XCTAssertNil(RestorePrefetch(count: 0, name: name, destination: recovering.destination, archiveLocation: "x"))
+        // pg_rewind --restore-target-wal restores into pg_wal/<segment name>.
+        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: recovering.walDirectory + "/" + name, archiveLocation: "x"))
+        XCTAssertNil(RestorePrefetch(count: 8, name: "00000002.history", destination: recovering.destination, archiveLocation: "x"))
+        let idle = try makeCluster(count: 1, signal: nil)
+        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: idle.destination, archiveLocation: "x"))
+        let standby = try makeCluster(count: 1, signal: "standby.signal")
+        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: standby.destination, archiveLocation: "x"))
+    }
+
+    func testPrefetchCountSetting() throws {
+        let base = ["WAL_ARCHIVE_URL": "file:///tmp"]
+        func load(_ environment: [String: String]) throws -> Configuration {
+            try Configuration.load(options: CommandLineOptions(), environment: base.merging(environment) { $1 },
+                                   defaultConfigPath: "/nonexistent")
+        }
+        XCTAssertEqual(try load([:]).prefetchCount, RestorePrefetch.defaultCount)
+        XCTAssertEqual(try load(["WAL_ARCHIVE_PREFETCH": "0"]).prefetchCount, 0)
+        XCTAssertEqual(try load(["WAL_ARCHIVE_PUSH_AHEAD": "7"]).pushAheadConcurrency, 7)
+        XCTAssertThrowsError(try load(["WAL_ARCHIVE_PREFETCH": "-1"]))
+        XCTAssertThrowsError(try load(["WAL_ARCHIVE_PUSH_AHEAD": "1000"]))
+    }
+
+    // MARK: The built executable
+
+    func runBuilt(_ arguments: [String], environment: [String: String], in directory: String) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = TestPaths.builtProducts.appendingPathComponent("wal-fetch")
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    /// Waits for the detached worker's result (it runs after `wal-fetch` returned).
+    func waitForPrefetched(_ cluster: Cluster, _ numbers: [Int]) throws {
+        let expected = numbers.map { segmentName(timeline: 1, number: $0) }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if try cluster.prefetched().map({ String($0.prefix(24)) }) == expected { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTFail("the prefetch worker did not fetch \(expected); found \(try cluster.prefetched())")
+    }
+
+    func testBuiltWalFetchStartsItsWorkerWithAnEmptyPath() throws {
+        let cluster = try makeCluster(count: 4)
+        var environment = cluster.environment
+        environment["PATH"] = ""
+        environment["WAL_ARCHIVE_PREFETCH"] = "2"
+        let first = segmentName(timeline: 1, number: 1)
+        let result = try runBuilt([first, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
+        XCTAssertEqual(result.status, 0)
+        XCTAssertEqual(result.stderr, "")
+        try waitForPrefetched(cluster, [2, 3])
+
+        // The next call is served from the prefetch directory (its file is used up), and the
+        // new worker tops the window up to segment 4; past the end it stays silent.
+        let second = segmentName(timeline: 1, number: 2)
+        let served = try runBuilt([second, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
+        XCTAssertEqual(served.status, 0)
+        XCTAssertEqual(served.stderr, "")
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[second])
+        try waitForPrefetched(cluster, [3, 4])
+
+        // pg_rewind-style %p: restored, but no worker and nothing new in the prefetch directory.
+        let rewind = try runBuilt([first, "pg_wal/" + first], environment: environment, in: cluster.dataDirectory)
+        XCTAssertEqual(rewind.status, 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.walDirectory + "/" + first), cluster.segments[first])
+        XCTAssertEqual(try cluster.prefetched().count, 2)
+    }
+
+    func testBatchAgainstLocalS3() throws {
+        let server = try LocalS3Server.shared()
+        let prefix = String(server.uniquePrefix("prefetch").dropLast())
+        let s3 = try S3Store(settings: server.settings())
+        let source = try makeTemporaryDirectory(self, "prefetch-s3-source")
+        let dataDirectory = try makeTemporaryDirectory(self, "prefetch-s3-pgdata")
+        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
+        let layout = StorageLayout(prefix: prefix)
+        let pusher = ArchiveOperation(store: s3, layout: layout)
+        for number in 1...4 {
+            let segment = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: number), in: source,
+                                                        segmentSize: Self.segmentSize)
+            _ = try pusher.archive(path: segment.path)
+        }
+        // Three connections at once, as the worker uses them; the end of the archive is quiet.
+        let stores: [any ObjectStore] = [s3, try S3Store(settings: server.settings()), try S3Store(settings: server.settings())]
+        let prefetch = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 1),
+                                                     destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
+        XCTAssertEqual(prefetch.runBatch(stores: stores, layout: layout, searchesLegacyFlatLayout: false,
+                                         preferredSuffix: ".zst", segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))), 3)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 3)
+        let next = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 2),
+                                                 destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
+        XCTAssertNotNil(next.serve())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 2)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import XCTest
+import TestSupport
+@testable import WALArchive
+
+/// Push-ahead: one `wal-push` call stores the ready files after its own, records only what was
+/// stored, and PostgreSQL's later calls for them return 0 without a request.
+final class PushAheadTests: XCTestCase {
+    static let segmentSize = 1 << 20
+
+    struct Cluster {
+        var dataDirectory: String
+        var environment: [String: String]
+        var walDirectory: String { dataDirectory + "/pg_wal" }
+        var recordDirectory: String { walDirectory + "/.wal-archive/pushed" }
+
+        func path(_ number: Int) -> String { walDirectory + "/" + segmentName(timeline: 1, number: number) }
+
+        func records() throws -> [String] {
+            guard FileManager.default.fileExists(atPath: recordDirectory) else { return [] }
+            return try FileManager.default.contentsOfDirectory(atPath: recordDirectory).sorted()
+        }
+
+        func configuration() throws -> Configuration {
+            try Configuration.load(options: CommandLineOptions(), environment: environment, defaultConfigPath: "/nonexistent")
+        }
+    }
+
+    /// Segments 1…`count` in `pg_wal`, each marked `.ready`.
+    func makeCluster(count: Int, environment: [String: String]) throws -> Cluster {
+        let dataDirectory = try makeTemporaryDirectory(self, "pushahead-pgdata")
+        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal/archive_status", withIntermediateDirectories: true)
+        for number in 1...count {
+            let name = segmentName(timeline: 1, number: number)
+            _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
+            XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/pg_wal/archive_status/\(name).ready", contents: Data()))
+        }
+        return Cluster(dataDirectory: dataDirectory, environment: environment)
+    }
+
+    func directoryCluster(count: Int, concurrency: Int = 3) throws -> (Cluster, archiveRoot: String) {
+        let archiveRoot = try makeTemporaryDirectory(self, "pushahead-archive")
+        let cluster = try makeCluster(count: count, environment: ["WAL_ARCHIVE_URL": "file://" + archiveRoot,
+                                                                  "WAL_ARCHIVE_PUSH_AHEAD": String(concurrency)])
+        return (cluster, archiveRoot)
+    }
+
+    /// Archived keys of the directory store, without date and suffix.
+    func archivedNames(_ archiveRoot: String) throws -> [String] {
+        let listing = try DirectoryStore(root: archiveRoot).list(prefix: "", delimiter: nil, startAfter: nil, limit: 1000)
+        return listing.keys.map { String(FileOperations.baseName($0).prefix(24)) }.sorted()
+    }
+
+    func testOneCallStoresTheReadyFilesAndLaterCallsNeedNoRequest() throws {
+        let (cluster, archiveRoot) = try directoryCluster(count: 6)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
+        let all = (1...6).map { segmentName(timeline: 1, number: $0) }
+        XCTAssertEqual(try archivedNames(archiveRoot), all)
+        XCTAssertEqual(try cluster.records(), Array(all.dropFirst()))
+
+        // PostgreSQL's own calls: a record that matches its file answers without a store.
+        let configuration = try cluster.configuration()
+        for number in 2...6 {
+            XCTAssertTrue(PushAhead(configuration: configuration, path: cluster.path(number)).consumeRecord())
+            XCTAssertFalse(PushAhead(configuration: configuration, path: cluster.path(number)).consumeRecord(), "used up")
+        }
+        XCTAssertEqual(try cluster.records(), [])
+    }
+
+    func testLaterCallsThroughTheCommandMakeNoRequests() throws {
+        let server = try LocalS3Server.shared()
+        let prefix = String(server.uniquePrefix("pushahead").dropLast())
+        let environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
+                           "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
+                           "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey,
+                           "WAL_ARCHIVE_PUSH_AHEAD": "2", "WAL_ARCHIVE_MAX_ATTEMPTS": "1"]
+        let cluster = try makeCluster(count: 4, environment: environment)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: environment), 0)
+        XCTAssertEqual(try cluster.records().count, 3)
+        let s3 = try S3Store(settings: server.settings())
+        let keys = try s3.list(prefix: prefix + "/", delimiter: nil, startAfter: nil, limit: 100).keys
+        XCTAssertEqual(keys.map { String(FileOperations.baseName($0).prefix(24)) }.sorted(),
+                       (1...4).map { segmentName(timeline: 1, number: $0) })
+
+        // With the endpoint unreachable, a recorded file still returns 0 (no request is
+        // made), and an unrecorded one fails: the record is what answered.
+        var unreachable = environment
+        unreachable["WAL_ARCHIVE_ENDPOINT"] = "http://127.0.0.1:9"
+        unreachable["WAL_ARCHIVE_PUSH_AHEAD"] = "0"
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(2)], environment: unreachable), 0)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(2)], environment: unreachable), 1, "the record was used up")
+    }
+
+    func testFailedUploadsLeaveNoRecord() throws {
+        let (cluster, archiveRoot) = try directoryCluster(count: 4)
+        // 2: not a valid WAL file for its name; 3: a different file already archived as 3.
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: cluster.path(2)))
+        bytes[0] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: cluster.path(2)))
+        let other = try makeTemporaryDirectory(self, "pushahead-other")
+        let conflicting = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: 3), in: other,
+                                                        segmentSize: Self.segmentSize, seed: 99)
+        let date = try FileOperations.modificationTime(cluster.path(3))
+        try TestSegments.setModificationTime(conflicting.path, date)
+        _ = try ArchiveOperation(store: DirectoryStore(root: archiveRoot), layout: StorageLayout(prefix: "")).archive(path: conflicting.path)
+
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
+        XCTAssertEqual(try cluster.records(), [segmentName(timeline: 1, number: 4)])
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(2)], environment: cluster.environment), 3)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(3)], environment: cluster.environment), 4)
+    }
+
+    func testARecordWhoseFileDiffersIsNotTrusted() throws {
+        let (cluster, _) = try directoryCluster(count: 3)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
+        XCTAssertEqual(try cluster.records().count, 2)
+        // Same size, inode and modification time to the nanosecond, one byte different:
+        // only the SHA-256 can tell.
+        var before = stat()
+        XCTAssertEqual(stat(cluster.path(2), &before), 0)
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: cluster.path(2)))
+        try handle.seek(toOffset: UInt64(Self.segmentSize - 1))
+        try handle.write(contentsOf: Data([0x5a]))
+        try handle.close()
+        var times = [before.st_atim, before.st_mtim]
+        XCTAssertEqual(utimensat(AT_FDCWD, cluster.path(2), &times, 0), 0)
+        var after = stat()
+        XCTAssertEqual(stat(cluster.path(2), &after), 0)
+        XCTAssertEqual(after.st_ino, before.st_ino)
+        XCTAssertEqual(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec)
+        let configuration = try cluster.configuration()
+        XCTAssertFalse(PushAhead(configuration: configuration, path: cluster.path(2)).consumeRecord())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.recordDirectory + "/" + segmentName(timeline: 1, number: 2)))
+        // A record of another archive is not trusted either.
+        let elsewhere = PushAhead(concurrency: 0, path: cluster.path(3), archiveLocation: "file:///elsewhere")
+        XCTAssertFalse(elsewhere.consumeRecord())
+        XCTAssertEqual(try cluster.records(), [])
+    }
+
+    func testAGarbledRecordIsNotTrusted() throws {
+        let (cluster, _) = try directoryCluster(count: 2)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
+        let recordPath = cluster.recordDirectory + "/" + segmentName(timeline: 1, number: 2)
+        var text = try String(contentsOfFile: recordPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\n1048576\n", with: "\n1048577\n")
+        XCTAssertTrue(text.contains("\n1048577\n"))
+        try text.write(toFile: recordPath, atomically: false, encoding: .utf8)
+        XCTAssertFalse(PushAhead(configuration: try cluster.configuration(), path: cluster.path(2)).consumeRecord())
+    }
+
+    func testStaleRecordsAndTemporaryFilesAreRemoved() throws {
+        let (cluster, _) = try directoryCluster(count: 3, concurrency: 0)
+        try FileManager.default.createDirectory(atPath: cluster.recordDirectory, withIntermediateDirectories: true)
+        let gone = segmentName(timeline: 1, number: 0x40)
+        let strays = [gone, TemporaryFileCleanup.prefix + "999999999.0011223344556677"]
+        for stray in strays {
+            XCTAssertTrue(FileManager.default.createFile(atPath: cluster.recordDirectory + "/" + stray, contents: Data([1])))
+        }
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
+        XCTAssertEqual(try cluster.records(), [], "concurrency 0 pushes nothing ahead, and the strays are gone")
+    }
+
+    func testReadyFilesComeHistoryFirstThenInWALOrderWithoutTheCurrentOne() throws {
+        let (cluster, _) = try directoryCluster(count: 3)
+        XCTAssertTrue(FileManager.default.createFile(atPath: cluster.walDirectory + "/archive_status/00000002.history.ready",
+                                                     contents: Data()))
+        XCTAssertTrue(FileManager.default.createFile(atPath: cluster.walDirectory + "/archive_status/not-wal.ready", contents: Data()))
+        let pushAhead = PushAhead(configuration: try cluster.configuration(), path: cluster.path(2))
+        XCTAssertEqual(pushAhead.readyFiles(limit: 10),
+                       ["00000002.history", segmentName(timeline: 1, number: 1), segmentName(timeline: 1, number: 3)])
+        XCTAssertEqual(pushAhead.readyFiles(limit: 1), ["00000002.history"])
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+import WALArchive
+
+/// WAL segments with a valid long page header (PostgreSQL 15) and WAL-like compressible bytes
+/// after it, for tests that need a file `wal-push` accepts.
+enum TestSegments {
+    struct Segment {
+        var path: String
+        var bytes: Data
+    }
+
+    static func writeSegment(name: String, in directory: String, segmentSize: Int = 16 << 20, seed: UInt64 = 7) throws -> Segment {
+        let fileName = try WALFileName(parsing: name)
+        let size = try XCTUnwrap(WALSegmentSize(bytes: segmentSize))
+        let address = try XCTUnwrap(fileName.startLSN(segmentSize: size), "\(name) cannot exist with \(size) segments")
+        let header = WALLongPageHeader(magic: try XCTUnwrap(WALPageMagic.magic(ofMajorVersion: 15)), info: WALLongPageHeader.longHeaderFlag,
+                                       timeline: fileName.timeline, pageAddress: address,
+                                       remainingLength: 0, systemIdentifier: 7_300_000_000_000_000_001,
+                                       segmentSize: UInt32(segmentSize), blockSize: 8192)
+        var bytes = Data(count: segmentSize)
+        var generator = SplitMix(seed: seed ^ UInt64(fileName.segment))
+        bytes.withUnsafeMutableBytes { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            // Runs of zeros between random words, roughly as compressible as real WAL.
+            for index in stride(from: 0, to: words.count, by: 4) { words[index] = generator.next() }
+        }
+        bytes.replaceSubrange(0..<WALLongPageHeader.byteCount, with: header.encoded)
+        let path = directory + "/" + name
+        try bytes.write(to: URL(fileURLWithPath: path))
+        return Segment(path: path, bytes: bytes)
+    }
+
+    static func setModificationTime(_ path: String, _ time: UTCTime) throws {
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: TimeInterval(time.secondsSinceEpoch))],
+                                              ofItemAtPath: path)
+    }
+}

@@ -1,0 +1,369 @@
+import Foundation
+import XCTest
+@testable import WALArchive
+
+/// Completed 1 MiB segments from a real PostgreSQL 15 cluster, made once per test process.
+///
+/// Commands run through posix_spawn + waitpid rather than Foundation's Process: on Linux,
+/// Process notices a child's end only when every inheritor of its descriptors has gone, so
+/// `pg_ctl start` (whose postmaster lives on) never "finishes" there.
+enum RealWALSegments {
+    nonisolated(unsafe) private static var made: Result<[URL], Error>?
+    static let binaries = "/usr/lib/postgresql/15/bin/"
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static let copies = FileManager.default.temporaryDirectory.appendingPathComponent("wal-archive-real-wal-\(getpid())")
+
+    static func paths() throws -> [URL] {
+        if made == nil {
+            made = Result { try makeSegments(count: 2) }
+            atexit { try? FileManager.default.removeItem(at: RealWALSegments.copies) }
+        }
+        return try XCTUnwrap(made).get()
+    }
+
+    /// Runs `arguments` as user postgres, output appended to `log`; returns the exit status.
+    @discardableResult
+    static func runAsPostgres(_ arguments: [String], log: String, check: Bool = true) throws -> Int32 {
+        let argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid = pid_t()
+        guard posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ) == 0 else {
+            throw CommandFailed(description: "cannot start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        if check && exitStatus != 0 {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(exitStatus): \(output.suffix(2000))")
+        }
+        return exitStatus
+    }
+
+    private static func makeSegments(count: Int) throws -> [URL] {
+        var template = Array("/tmp/wal-archive-real-wal.XXXXXX".utf8CString)
+        guard let created = mkdtemp(&template) else { throw CommandFailed(description: "mkdtemp failed") }
+        let root = String(cString: created)
+        let account = try XCTUnwrap(getpwnam("postgres"), "user postgres is missing")
+        chown(root, account.pointee.pw_uid, account.pointee.pw_gid)
+        let log = root + "/commands.log"
+        let data = root + "/data"
+        defer {
+            _ = try? runAsPostgres([binaries + "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], log: log,
+                                   check: false)
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        try runAsPostgres(["/bin/mkdir", root + "/archive"], log: log)
+        try runAsPostgres([binaries + "initdb", "-D", data, "--wal-segsize=1", "-A", "trust", "-U", "postgres",
+                           "--no-sync", "--no-instructions"], log: log)
+        let settings = """
+
+            listen_addresses = ''
+            unix_socket_directories = '\(root)'
+            fsync = off
+            archive_mode = on
+            archive_command = 'cp %p \(root)/archive/%f'
+
+            """
+        let configuration = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
+        try configuration.seekToEnd()
+        try configuration.write(contentsOf: Data(settings.utf8))
+        try configuration.close()
+        try runAsPostgres([binaries + "pg_ctl", "-D", data, "-l", root + "/server.log", "-w", "start"], log: log)
+        var completed: [String] = []
+        for round in 0..<count {
+            try runAsPostgres([binaries + "psql", "-h", root, "-U", "postgres", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                               "-c", "CREATE TABLE IF NOT EXISTS filler (id int, payload text)",
+                               "-c", "INSERT INTO filler SELECT g, md5(g::text) FROM generate_series(1, 3000) g",
+                               "-c", "SELECT pg_switch_wal()"], log: log)
+            let archive = root + "/archive"
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let names = ((try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []).filter { $0.count == 24 }
+                if names.count > round { completed = names.sorted(); break }
+                usleep(50_000)
+            }
+        }
+        guard completed.count >= count else { throw CommandFailed(description: "segments not archived: \(completed)") }
+        let target = copies
+        try? FileManager.default.removeItem(at: target)
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        return try completed.suffix(count).map { name in
+            let copy = target.appendingPathComponent(name)
+            try FileManager.default.copyItem(atPath: root + "/archive/" + name, toPath: copy.path)
+            return copy
+        }
+    }
+}
+
+/// Writes synthetic WAL files for tests: a correct long page header, then content.
+enum SyntheticWAL {
+    static func header(for name: WALFileName, segmentSize: WALSegmentSize, magic: UInt16 = 0xD110,
+                       timeline: UInt32? = nil) -> WALLongPageHeader {
+        WALLongPageHeader(magic: magic, info: WALLongPageHeader.longHeaderFlag, timeline: timeline ?? name.timeline,
+                          pageAddress: name.startLSN(segmentSize: segmentSize) ?? 0, remainingLength: 0,
+                          systemIdentifier: 7_311_000_000_000_000_001, segmentSize: segmentSize.bytes,
+                          blockSize: 8192)
+    }
+
+    /// A sparse file of the segment's size with `header` at its start.
+    static func writeSegment(_ header: WALLongPageHeader, size: Int64, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw POSIXError(.EIO) }
+        defer { close(descriptor) }
+        let bytes = header.encoded
+        guard ftruncate(descriptor, off_t(size)) == 0,
+              bytes.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, min($0.count, Int(size)), 0) }) >= 0 else {
+            throw POSIXError(.EIO)
+        }
+    }
+}
+
+final class WALValidationTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wal-validation-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    private func assertRefused(_ file: String, as name: String,
+                               _ check: (WALValidationError) -> Bool, line: UInt = #line) throws {
+        let walName = try WALFileName(parsing: name)
+        XCTAssertThrowsError(try WALFileValidator.validate(path: file, as: walName), line: line) { error in
+            guard let error = error as? WALValidationError else { return XCTFail("untyped \(error)", line: line) }
+            XCTAssertTrue(check(error), "unexpected \(error)", line: line)
+            XCTAssertTrue(error.message.contains(name) || error.message.contains(file),
+                          "message does not name the file: \(error.message)", line: line)
+        }
+    }
+
+    // MARK: Real WAL from PostgreSQL 15
+
+    func testRealPostgreSQL15SegmentsPass() throws {
+        for segment in try RealWALSegments.paths() {
+            let name = try WALFileName(parsing: segment.lastPathComponent)
+            let validated = try WALFileValidator.validate(path: segment.path, as: name)
+            XCTAssertEqual(validated.size, 1 << 20)
+            XCTAssertEqual(validated.postgresMajorVersion, 15)
+            XCTAssertEqual(validated.header?.segmentSize, 1 << 20)
+            XCTAssertEqual(validated.header?.blockSize, 8192)
+            XCTAssertEqual(validated.header?.timeline, 1)
+        }
+    }
+
+    func testRealSegmentRenamedToAnotherPositionIsRefused() throws {
+        let segments = try RealWALSegments.paths()
+        let original = try WALFileName(parsing: segments[0].lastPathComponent)
+        let oneMiB = try XCTUnwrap(WALSegmentSize(bytes: 1 << 20))
+        let otherName = try XCTUnwrap(original.nextSegment(segmentSize: oneMiB)?.nextSegment(segmentSize: oneMiB))
+        let renamed = path(otherName.description)
+        try FileManager.default.copyItem(atPath: segments[0].path, toPath: renamed)
+        try assertRefused(renamed, as: otherName.description) {
+            if case .pageAddressMismatch = $0 { return true } else { return false }
+        }
+    }
+
+    func testRealSegmentUnderALowerTimelineNameIsRefusedAndUnderAHigherOneAccepted() throws {
+        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let name = try WALFileName(parsing: segment.lastPathComponent)
+        // Timeline 2's first segment starts as a copy of timeline 1's: its header says 1.
+        let onTimeline2 = path("00000002" + name.description.dropFirst(8))
+        try FileManager.default.copyItem(atPath: segment.path, toPath: onTimeline2)
+        XCTAssertNoThrow(try WALFileValidator.validate(path: onTimeline2,
+                                                       as: WALFileName(parsing: "00000002" + name.description.dropFirst(8))))
+
+        var header = try XCTUnwrap(Array(Data(contentsOf: segment).prefix(40)).withUnsafeBytes { WALLongPageHeader($0) })
+        header.timeline = 3
+        let fromTimeline3 = path("00000002" + name.description.dropFirst(8) + ".partial")
+        try SyntheticWAL.writeSegment(header, size: 1 << 20, to: fromTimeline3)
+        try assertRefused(fromTimeline3, as: "00000002" + name.description.dropFirst(8) + ".partial") {
+            $0 == .timelineMismatch(name: "00000002" + name.description.dropFirst(8) + ".partial", found: 3)
+        }
+    }
+
+    func testRealSegmentTruncatedIsRefused() throws {
+        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let copy = path(segment.lastPathComponent)
+        let bytes = try Data(contentsOf: segment)
+        for length in [0, 1, 39, 40, 8192, bytes.count - 1] {
+            try bytes.prefix(length).write(to: URL(fileURLWithPath: copy))
+            try assertRefused(copy, as: segment.lastPathComponent) {
+                if case .truncated = $0 { return true } else { return false }
+            }
+        }
+        try (bytes + Data([0])).write(to: URL(fileURLWithPath: copy))
+        try assertRefused(copy, as: segment.lastPathComponent) {
+            if case .oversized = $0 { return true } else { return false }
+        }
+    }
+
+    func testZeroFilledSegmentIsRefused() throws {
+        let name = "000000010000000000000004"
+        let file = path(name)
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: file))
+        try assertRefused(file, as: name) { $0 == .zeroFilled(name: name) }
+    }
+
+    // MARK: Synthetic segments of other sizes
+
+    func testSyntheticSegmentsOfOtherSizesPass() throws {
+        for (megabytes, nameText) in [(1, "000000010000000000000FFF"), (64, "00000003000000070000003F"),
+                                      (1024, "000000010000000A00000000")] {
+            let size = try XCTUnwrap(WALSegmentSize(bytes: megabytes << 20))
+            let name = try WALFileName(parsing: nameText)
+            let file = path(nameText)
+            try SyntheticWAL.writeSegment(SyntheticWAL.header(for: name, segmentSize: size), size: Int64(size.bytes),
+                                          to: file)
+            let validated = try WALFileValidator.validate(path: file, as: name)
+            XCTAssertEqual(validated.header?.segmentSize, size.bytes)
+            XCTAssertEqual(validated.header?.pageAddress, name.startLSN(segmentSize: size))
+        }
+    }
+
+    func testEverySupportedMagicPassesAndOthersAreRefused() throws {
+        let size = try XCTUnwrap(WALSegmentSize(bytes: 64 << 20))
+        let name = try WALFileName(parsing: "000000010000000200000003")
+        let file = path(name.description)
+        for (version, magic) in WALPageMagic.byMajorVersion {
+            try SyntheticWAL.writeSegment(SyntheticWAL.header(for: name, segmentSize: size, magic: magic),
+                                          size: Int64(size.bytes), to: file)
+            XCTAssertEqual(try WALFileValidator.validate(path: file, as: name).postgresMajorVersion, version)
+        }
+        for magic: UInt16 in [0xD101, 0xD105, 0xD120, 0x0000, 0x10D1] {
+            try SyntheticWAL.writeSegment(SyntheticWAL.header(for: name, segmentSize: size, magic: magic),
+                                          size: Int64(size.bytes), to: file)
+            try assertRefused(file, as: name.description) { $0 == .unsupportedMagic(name: name.description, magic: magic) }
+        }
+    }
+
+    func testSyntheticSegmentWithAWrongHeaderFieldIsRefused() throws {
+        let size = try XCTUnwrap(WALSegmentSize(bytes: 1 << 20))
+        let name = try WALFileName(parsing: "000000010000000000000010")
+        let file = path(name.description)
+        let good = SyntheticWAL.header(for: name, segmentSize: size)
+
+        var shortHeader = good
+        shortHeader.info = 0
+        try SyntheticWAL.writeSegment(shortHeader, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) { $0 == .invalidInfoBits(name: name.description, info: 0) }
+
+        var unknownFlag = good
+        unknownFlag.info = 0x0012
+        try SyntheticWAL.writeSegment(unknownFlag, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) { $0 == .invalidInfoBits(name: name.description, info: 0x12) }
+
+        var oddSize = good
+        oddSize.segmentSize = 3 << 20
+        try SyntheticWAL.writeSegment(oddSize, size: 3 << 20, to: file)
+        try assertRefused(file, as: name.description) {
+            $0 == .invalidSegmentSize(name: name.description, segmentSize: 3 << 20)
+        }
+
+        var otherSize = good
+        otherSize.segmentSize = 2 << 20
+        try SyntheticWAL.writeSegment(otherSize, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) {
+            $0 == .truncated(name: name.description, size: 1 << 20, expected: 2 << 20)
+        }
+
+        var badBlock = good
+        badBlock.blockSize = 8000
+        try SyntheticWAL.writeSegment(badBlock, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) { $0 == .invalidBlockSize(name: name.description, blockSize: 8000) }
+
+        var zeroTimeline = good
+        zeroTimeline.timeline = 0
+        try SyntheticWAL.writeSegment(zeroTimeline, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) { $0 == .timelineMismatch(name: name.description, found: 0) }
+
+        var wrongAddress = good
+        wrongAddress.pageAddress += 1 << 20
+        try SyntheticWAL.writeSegment(wrongAddress, size: 1 << 20, to: file)
+        try assertRefused(file, as: name.description) {
+            $0 == .pageAddressMismatch(name: name.description, found: 0x1100000, expected: 0x1000000)
+        }
+    }
+
+    func testNameThatCannotExistWithTheHeadersSegmentSizeIsRefused() throws {
+        let size = try XCTUnwrap(WALSegmentSize(bytes: 16 << 20))
+        let name = try WALFileName(parsing: "000000010000000000000100")
+        let file = path(name.description)
+        try SyntheticWAL.writeSegment(SyntheticWAL.header(for: name, segmentSize: size), size: 16 << 20, to: file)
+        try assertRefused(file, as: name.description) { $0 == .segmentOutOfRange(name: name.description, segmentSize: size) }
+    }
+
+    func testDirectoryIsRefused() throws {
+        let name = "000000010000000000000010"
+        try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: false)
+        try assertRefused(path(name), as: name) { $0 == .notARegularFile(name: name) }
+    }
+
+    // MARK: History and backup history files
+
+    func testTimelineHistoryFiles() throws {
+        let good = "1\t0/3000060\tno recovery target specified\n\n2\t0/5000000\tat restore point \"x\"\n"
+        try Data(good.utf8).write(to: URL(fileURLWithPath: path("00000003.history")))
+        XCTAssertNoThrow(try WALFileValidator.validate(path: path("00000003.history"),
+                                                       as: WALFileName(parsing: "00000003.history")))
+        let bad: [(String, String)] = [
+            ("", "truncated"), ("\0\0\0\0", "line 1"), ("1\t0/3000060\tx\n1\t0/4000000\ty\n", "line 2"),
+            ("3\t0/3000060\tx\n", "below 3"), ("1 0/3000060 x\n", "line 1"), ("1\tzz\tx\n", "line 1"),
+            ("# only a comment\n", "no timeline entries"),
+        ]
+        for (content, expected) in bad {
+            try Data(content.utf8).write(to: URL(fileURLWithPath: path("00000003.history")))
+            let name = try WALFileName(parsing: "00000003.history")
+            XCTAssertThrowsError(try WALFileValidator.validate(path: path("00000003.history"), as: name),
+                                 content.debugDescription) { error in
+                let message = (error as? WALValidationError)?.message ?? ""
+                XCTAssertTrue(message.contains("00000003.history") && message.contains(expected), message)
+            }
+        }
+    }
+
+    func testBackupHistoryFiles() throws {
+        let name = "000000010000000000000009.00000028.backup"
+        let good = """
+            START WAL LOCATION: 0/9000028 (file 000000010000000000000009)
+            STOP WAL LOCATION: 0/9000100 (file 000000010000000000000009)
+            CHECKPOINT LOCATION: 0/9000060
+            BACKUP METHOD: streamed
+            LABEL: t
+
+            """
+        try Data(good.utf8).write(to: URL(fileURLWithPath: path(name)))
+        XCTAssertNoThrow(try WALFileValidator.validate(path: path(name), as: WALFileName(parsing: name)))
+        for bad in ["", "STOP WAL LOCATION: 0/1\n",
+                    good.replacingOccurrences(of: "(file 000000010000000000000009)\nSTOP", with: "(file 00000001000000000000000A)\nSTOP"),
+                    String(good.prefix(70))] {
+            try Data(bad.utf8).write(to: URL(fileURLWithPath: path(name)))
+            try assertRefused(path(name), as: name) {
+                if case .invalidBackupHistory = $0 { return true } else { return false }
+            }
+        }
+    }
+
+    func testMissingFileIsReportedAsUnreadable() throws {
+        try assertRefused(path("000000010000000000000001"), as: "000000010000000000000001") {
+            if case .unreadable = $0 { return true } else { return false }
+        }
+    }
+}

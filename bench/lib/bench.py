@@ -1,0 +1,1110 @@
+#!/usr/bin/env python3
+"""wal-archive benchmark: ours against the peers, side by side in one run, on one local
+signature-checking S3 server. Called by bench/run (which installs the tools and builds ours).
+
+Results are data, never pass/fail: every figure is written to bench/results/ as JSON, a
+markdown table and a plot (bench/lib/report.py).
+"""
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SERVER_NAME = "bench"  # barman-cloud server name and pgBackRest stanza prefix
+NETNS = f"walbench{os.getpid()}"
+VETH_HOST, VETH_NS = f"wbh{os.getpid() % 100000}", f"wbn{os.getpid() % 100000}"
+VETH_HOST_ADDR, VETH_NS_ADDR = "169.254.77.1", "169.254.77.2"
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Process bookkeeping: everything started here is stopped at exit, whatever happens.
+
+class Cleanup:
+    def __init__(self):
+        self.actions = []
+
+    def add(self, action):
+        self.actions.append(action)
+        return action
+
+    def run(self):
+        while self.actions:
+            action = self.actions.pop()
+            try:
+                action()
+            except Exception as error:  # noqa: BLE001 — cleanup must go on
+                log(f"cleanup: {error}")
+
+
+CLEANUP = Cleanup()
+atexit.register(CLEANUP.run)
+
+
+def _exit_on_signal(signum, _frame):
+    log(f"signal {signum}: stopping")
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_signal)
+signal.signal(signal.SIGINT, _exit_on_signal)
+signal.signal(signal.SIGHUP, _exit_on_signal)
+
+
+def stop_process(process, grace=5.0):
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(grace)
+
+
+def start_background(argv, env=None, name=""):
+    """Starts argv in its own process group, registered for cleanup; stdout is a pipe."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True, text=True)
+    CLEANUP.add(lambda: stop_process(process))
+    log(f"started {name or argv[0]} (pid {process.pid})")
+    return process
+
+
+def read_line(process, timeout):
+    """First stdout line of a background process, within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    buffer = ""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        if ready:
+            line = process.stdout.readline()
+            if line:
+                return line.strip()
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}: {process.stderr.read()[-2000:]}")
+    raise RuntimeError(f"{process.args[0]} printed nothing within {timeout} s {buffer}")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(argv, check=True, env=None, timeout=600, quiet=False, **kwargs):
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))[:300]} exited {result.returncode}: "
+                           f"{(result.stderr or result.stdout)[-1500:]}")
+    return result
+
+
+def as_postgres(argv):
+    return ["runuser", "-u", "postgres", "--"] + argv
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring one command: wall time from here; CPU (user+sys) from the kernel's rusage of the
+# waited-for process tree (microsecond resolution); peak RSS from /usr/bin/time -f %M, since
+# a child forked straight from this Python would inherit Python's resident-set high-water mark.
+
+class Sample:
+    def __init__(self, wall, user, system, max_rss_kib, status, stderr):
+        self.wall, self.user, self.system = wall, user, system
+        self.max_rss_kib, self.status, self.stderr = max_rss_kib, status, stderr
+
+    @property
+    def cpu(self):
+        return self.user + self.system
+
+
+def measure(argv, env, timeout=300):
+    stderr_file = tempfile.TemporaryFile()
+    rss_file = tempfile.NamedTemporaryFile(prefix="wal-bench-rss.", delete=False)
+    rss_file.close()
+    start = time.perf_counter()
+    process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + list(argv), env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file)
+    deadline = start + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            pid, status, usage = os.wait4(process.pid, 0)
+            break
+        time.sleep(0.0005)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr_file.seek(0)
+    stderr = stderr_file.read().decode(errors="replace").strip()
+    with open(rss_file.name) as rss:
+        lines = [line.strip() for line in rss if line.strip()]
+    os.unlink(rss_file.name)
+    max_rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+    return Sample(wall, usage.ru_utime, usage.ru_stime, max_rss, process.returncode, stderr)
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The S3 server (scripts/local-s3-server), and the added network delay in front of it.
+
+class S3Server:
+    def __init__(self, info, process):
+        def pick(*names):
+            for name in names:
+                if info.get(name):
+                    return str(info[name])
+            raise RuntimeError(f"local-s3-server printed no {names[0]}: keys {sorted(info)}")
+        self.process = process
+        self.endpoint = pick("endpoint", "endpoint_url", "url").rstrip("/")
+        self.region = pick("region", "aws_region")
+        self.access_key = pick("access_key_id", "accessKeyId", "access_key", "aws_access_key_id")
+        self.secret_key = pick("secret_access_key", "secretAccessKey", "secret_key", "secret", "aws_secret_access_key")
+        buckets = info.get("buckets") or [pick("bucket")]
+        self.bucket = buckets[0]
+        match = re.match(r"https?://([^:/]+):(\d+)", self.endpoint)
+        if not match:
+            raise RuntimeError(f"unexpected endpoint {self.endpoint}")
+        self.host, self.port = match.group(1), int(match.group(2))
+
+
+def start_s3_server(netns=None):
+    script = os.path.join(REPO_DIR, "scripts", "local-s3-server")
+    if not os.access(script, os.X_OK):
+        raise RuntimeError(f"{script} is missing: the benchmark uses the project's local S3 server")
+    argv = [script, "wal-bench"]
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    process = start_background(argv, name="scripts/local-s3-server")
+    line = read_line(process, 120)
+    while not line.startswith("{"):
+        line = read_line(process, 60)
+    return S3Server(json.loads(line), process)
+
+
+class Network:
+    """How clients reach the S3 server: directly, through netem in a namespace, or through the
+    userspace delay relay when the kernel has no netem."""
+
+    def __init__(self):
+        self.mode, self.note = "none", ""
+        self.netns_ready = False
+
+    def try_netem(self):
+        """Builds the namespace and veth pair and checks that netem can be attached."""
+        if shutil.which("ip") is None or shutil.which("tc") is None:
+            self.note = "ip/tc not installed"
+            return False
+        if run(["ip", "netns", "add", NETNS], check=False).returncode != 0:
+            self.note = "ip netns add failed (no CAP_SYS_ADMIN?)"
+            return False
+        CLEANUP.add(lambda: run(["ip", "netns", "del", NETNS], check=False))
+        steps = [
+            ["ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS],
+            ["ip", "link", "set", VETH_NS, "netns", NETNS],
+            ["ip", "addr", "add", f"{VETH_HOST_ADDR}/30", "dev", VETH_HOST],
+            ["ip", "link", "set", VETH_HOST, "up"],
+            ["ip", "netns", "exec", NETNS, "ip", "addr", "add", f"{VETH_NS_ADDR}/30", "dev", VETH_NS],
+            ["ip", "netns", "exec", NETNS, "ip", "link", "set", VETH_NS, "up"],
+            ["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"],
+        ]
+        for step in steps:
+            result = run(step, check=False)
+            if result.returncode != 0:
+                self.note = f"{' '.join(step[:4])}: {result.stderr.strip()}"
+                return False
+        CLEANUP.add(lambda: run(["ip", "link", "del", VETH_HOST], check=False))
+        if shutil.which("modprobe"):
+            run(["modprobe", "sch_netem"], check=False)
+        probe = run(["tc", "qdisc", "add", "dev", VETH_HOST, "root", "netem", "delay", "1ms"], check=False)
+        if probe.returncode != 0:
+            kernel = platform.release()
+            self.note = (f"tc netem unavailable on kernel {kernel} ({probe.stderr.strip()}; "
+                         "CONFIG_NET_SCH_NETEM not set, no loadable modules)")
+            return False
+        run(["tc", "qdisc", "del", "dev", VETH_HOST, "root"], check=False)
+        self.netns_ready = True
+        return True
+
+    def set_netem(self, rtt_ms):
+        for device, prefix in ((VETH_HOST, []), (VETH_NS, ["ip", "netns", "exec", NETNS])):
+            run(prefix + ["tc", "qdisc", "del", "dev", device, "root"], check=False)
+            if rtt_ms > 0:
+                run(prefix + ["tc", "qdisc", "add", "dev", device, "root", "netem", "delay", f"{rtt_ms / 2}ms"])
+
+
+def start_delay_relay(target_host, target_port, rtt_ms):
+    relay = start_background([sys.executable, os.path.join(BENCH_DIR, "lib", "delay_relay.py"), "0",
+                              target_host, str(target_port), str(rtt_ms)], name=f"delay relay {rtt_ms} ms")
+    line = read_line(relay, 30)
+    return int(line.split()[1])
+
+
+def start_netns_forwarder(server):
+    """Inside the namespace: veth address -> the server's loopback port (the server script binds 127.0.0.1)."""
+    port = free_port()
+    forwarder = start_background(["ip", "netns", "exec", NETNS, "socat",
+                                  f"TCP-LISTEN:{port},bind={VETH_NS_ADDR},fork,reuseaddr",
+                                  f"TCP:{server.host}:{server.port}"], name="netns forwarder")
+    for _ in range(100):
+        try:
+            socket.create_connection((VETH_NS_ADDR, port), 0.2).close()
+            return port
+        except OSError:
+            if forwarder.poll() is not None:
+                raise RuntimeError("socat forwarder in the namespace exited")
+            time.sleep(0.05)
+    raise RuntimeError("socat forwarder in the namespace did not listen")
+
+
+def start_tls_terminator(workdir, target_host, target_port):
+    """pgBackRest speaks only HTTPS to S3: a socat TLS front (self-signed, verify-tls=n)."""
+    cert = os.path.join(workdir, "tls.pem")
+    if not os.path.exists(cert):
+        key = os.path.join(workdir, "tls.key")
+        crt = os.path.join(workdir, "tls.crt")
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+             "-days", "2", "-subj", "/CN=127.0.0.1"])
+        with open(cert, "w") as pem:
+            pem.write(open(crt).read() + open(key).read())
+    port = free_port()
+    process = start_background(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,cert={cert},verify=0",
+                                f"TCP:{target_host}:{target_port}"], name="TLS front for pgBackRest")
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return port
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("socat TLS front exited")
+            time.sleep(0.05)
+    raise RuntimeError("socat TLS front did not listen")
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL clusters, run as user postgres in the work directory.
+
+class Cluster:
+    def __init__(self, workdir, name, segsize_mb=16, settings=None):
+        self.workdir, self.name = workdir, name
+        self.datadir = os.path.join(workdir, "pg", name)
+        self.socketdir = os.path.join(workdir, "sock")
+        self.logfile = os.path.join(workdir, "pg", f"{name}.log")
+        self.port = free_port()
+        self.segsize_mb = segsize_mb
+        self.settings = settings or {}
+        self.running = False
+
+    def init(self):
+        os.makedirs(self.socketdir, exist_ok=True)
+        shutil.chown(self.socketdir, "postgres", "postgres")
+        run(as_postgres([f"{PG_BIN}/initdb", "-D", self.datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                         "--no-instructions", f"--wal-segsize={self.segsize_mb}"]), timeout=120)
+        self.configure(self.base_settings())
+
+    def base_settings(self):
+        settings = {
+            "port": str(self.port), "listen_addresses": "''", "unix_socket_directories": f"'{self.socketdir}'",
+            "shared_buffers": "'256MB'", "max_wal_size": "'4GB'", "min_wal_size": "'64MB'",
+            "synchronous_commit": "off", "checkpoint_timeout": "'15min'", "fsync": "on",
+            "logging_collector": "off", "log_min_messages": "warning",
+        }
+        settings.update(self.settings)
+        return settings
+
+    def configure(self, settings):
+        with open(os.path.join(self.datadir, "postgresql.auto.conf"), "a") as conf:
+            for key, value in settings.items():
+                conf.write(f"{key} = {value}\n")
+
+    def start(self, wait=True):
+        argv = [f"{PG_BIN}/pg_ctl", "-D", self.datadir, "-l", self.logfile, "start"]
+        argv += ["-w", "-t", "120"] if wait else ["-W"]
+        result = run(as_postgres(argv), timeout=180, check=False)
+        if result.returncode != 0:
+            tail = open(self.logfile).read()[-1500:] if os.path.exists(self.logfile) else ""
+            raise RuntimeError(f"pg_ctl start of {self.name} failed: {result.stdout.strip()} {tail}")
+        self.running = True
+        CLEANUP.add(self.stop)
+
+    def stop(self, mode="fast"):
+        if self.running:
+            run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.datadir, "-m", mode, "-w", "-t", "120", "stop"]),
+                check=False, timeout=180)
+            self.running = False
+
+    def psql(self, sql, timeout=600):
+        result = run(as_postgres([f"{PG_BIN}/psql", "-h", self.socketdir, "-p", str(self.port), "-U", "postgres",
+                                  "-d", "postgres", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]), timeout=timeout)
+        return result.stdout.strip()
+
+    def pgbench(self, args, timeout=900):
+        return run(as_postgres([f"{PG_BIN}/pgbench", "-h", self.socketdir, "-p", str(self.port), "-U", "postgres"]
+                               + args + ["postgres"]), timeout=timeout)
+
+    def segments_per_log(self):
+        return 0x100000000 // (self.segsize_mb * 1024 * 1024)
+
+    def segment_number(self, walfile):
+        return int(walfile[8:16], 16) * self.segments_per_log() + int(walfile[16:24], 16)
+
+    def current_walfile(self):
+        return self.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
+
+
+def make_workdir():
+    workdir = tempfile.mkdtemp(prefix="wal-bench.", dir="/tmp")
+    os.chmod(workdir, 0o755)
+    os.makedirs(os.path.join(workdir, "pg"))
+    shutil.chown(os.path.join(workdir, "pg"), "postgres", "postgres")
+    return workdir
+
+
+def postgres_dir(path):
+    os.makedirs(path, exist_ok=True)
+    shutil.chown(path, "postgres", "postgres")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The tools: how each one pushes and fetches, as a single call and as archive/restore_command.
+
+def conf_quote(value):
+    """A postgresql.conf string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def shell_quote(value):
+    return "'" + str(value).replace("'", "'\"'\"'") + "'"
+
+
+class Tools:
+    def __init__(self, args, workdir, server):
+        self.args, self.workdir, self.server = args, workdir, server
+        self.bin = postgres_dir(os.path.join(workdir, "bin"))
+        built = args.ours_bin
+        for name in ("wal-push", "wal-fetch"):
+            shutil.copy2(os.path.join(built, name), os.path.join(self.bin, name))
+            os.chmod(os.path.join(self.bin, name), 0o755)
+        self.aws = args.aws_bin
+        self.aws_config = os.path.join(workdir, "aws-config")
+        with open(self.aws_config, "w") as conf:
+            conf.write("[default]\ns3 =\n    addressing_style = path\n")
+        os.chmod(self.aws_config, 0o644)
+        self.pgbackrest_dir = postgres_dir(os.path.join(workdir, "pgbackrest"))
+        for sub in ("log", "lock", "spool"):
+            postgres_dir(os.path.join(self.pgbackrest_dir, sub))
+        self.endpoint = server.endpoint
+        self.tls_port = None
+
+    def set_endpoint(self, endpoint, tls_port):
+        self.endpoint, self.tls_port = endpoint, tls_port
+
+    # Environments --------------------------------------------------------------------------------
+    def aws_env(self):
+        return {"AWS_ACCESS_KEY_ID": self.server.access_key, "AWS_SECRET_ACCESS_KEY": self.server.secret_key,
+                "AWS_DEFAULT_REGION": self.server.region, "AWS_REGION": self.server.region,
+                "AWS_CONFIG_FILE": self.aws_config, "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def ours_env(self, prefix, extra=()):
+        env = {"WAL_ARCHIVE_URL": f"s3://{self.server.bucket}/{prefix}", "WAL_ARCHIVE_ENDPOINT": self.endpoint,
+               "WAL_ARCHIVE_PATH_STYLE": "true", "AWS_ACCESS_KEY_ID": self.server.access_key,
+               "AWS_SECRET_ACCESS_KEY": self.server.secret_key, "AWS_REGION": self.server.region}
+        for item in list(self.args.ours_env) + list(extra):
+            key, _, value = item.partition("=")
+            env[key] = value
+        return env
+
+    @staticmethod
+    def process_env(extra):
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+        env.update(extra)
+        return env
+
+    def pgbackrest_conf(self, name, repo_path, stanza, cluster, asynchronous=False):
+        path = os.path.join(self.pgbackrest_dir, f"{name}.conf")
+        lines = [
+            "[global]",
+            "repo1-type=s3", f"repo1-s3-bucket={self.server.bucket}", "repo1-s3-endpoint=127.0.0.1",
+            f"repo1-storage-port={self.tls_port}", "repo1-s3-uri-style=path", "repo1-storage-verify-tls=n",
+            f"repo1-s3-region={self.server.region}", f"repo1-s3-key={self.server.access_key}",
+            f"repo1-s3-key-secret={self.server.secret_key}", f"repo1-path={repo_path}",
+            f"log-path={self.pgbackrest_dir}/log", f"lock-path={self.pgbackrest_dir}/lock",
+            f"spool-path={self.pgbackrest_dir}/spool", "log-level-console=warn", "log-level-file=off",
+        ]
+        if self.args.pgbackrest_compress:
+            lines.append(f"compress-type={self.args.pgbackrest_compress}")
+        if asynchronous:
+            lines += ["archive-async=y", "process-max=2", "archive-get-queue-max=256MiB"]
+        lines += [f"[{stanza}]", f"pg1-path={cluster.datadir}", f"pg1-socket-path={cluster.socketdir}",
+                  f"pg1-port={cluster.port}"]
+        with open(path, "w") as conf:
+            conf.write("\n".join(lines) + "\n")
+        shutil.chown(path, "postgres", "postgres")
+        os.chmod(path, 0o600)
+        return path
+
+    # Commands ---------------------------------------------------------------------------------------
+    def curl_base(self):
+        return ["curl", "-sS", "--fail", "--aws-sigv4", f"aws:amz:{self.server.region}:s3",
+                "--user", f"{self.server.access_key}:{self.server.secret_key}"]
+
+    def push_argv(self, tool, segment_path, prefix, context):
+        name = "%f" if segment_path == "%p" else os.path.basename(segment_path)
+        if tool == "ours":
+            return [f"{self.bin}/wal-push", segment_path], self.ours_env(prefix)
+        if tool == "curl":
+            return (self.curl_base() + ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-o", "/dev/null", "-T",
+                                        segment_path, f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {})
+        if tool == "aws":
+            return ([self.aws, "--endpoint-url", self.endpoint, "s3", "cp", "--only-show-errors", segment_path,
+                     f"s3://{self.server.bucket}/{prefix}/{name}"], self.aws_env())
+        if tool == "barman":
+            return (["barman-cloud-wal-archive", "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint,
+                     f"s3://{self.server.bucket}/{prefix}", SERVER_NAME, segment_path], self.aws_env())
+        if tool == "pgbackrest":
+            return (["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
+                     "archive-push", segment_path], {})
+        raise ValueError(tool)
+
+    def fetch_argv(self, tool, name, target, prefix, context):
+        if tool == "ours":
+            return [f"{self.bin}/wal-fetch", name, target], self.ours_env(prefix, self.args.no_prefetch_env)
+        if tool == "curl":
+            return (self.curl_base() + ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-o", target,
+                                        f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {})
+        if tool == "aws":
+            return ([self.aws, "--endpoint-url", self.endpoint, "s3", "cp", "--only-show-errors",
+                     f"s3://{self.server.bucket}/{prefix}/{name}", target], self.aws_env())
+        if tool == "barman":
+            return (["barman-cloud-wal-restore", "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint,
+                     f"s3://{self.server.bucket}/{prefix}", SERVER_NAME, name, target], self.aws_env())
+        if tool == "pgbackrest":
+            return (["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
+                     "archive-get", name, target], {})
+        raise ValueError(tool)
+
+    def command_string(self, argv, env):
+        """argv/env as one archive_command/restore_command line for PostgreSQL's /bin/sh -c."""
+        assignments = " ".join(f"{key}={shell_quote(value)}" for key, value in env.items())
+        words = " ".join(word if word in ("%p", "%f") else shell_quote(word) for word in argv)
+        return f"{assignments} {words}".strip()
+
+
+def tool_version(argv, env=None):
+    try:
+        result = run(argv, check=False, env=env, timeout=60)
+        text = (result.stdout or result.stderr).strip().splitlines()
+        return text[0] if text else "?"
+    except Exception as error:  # noqa: BLE001
+        return f"unavailable ({error})"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1 + 4: one push and one fetch of a real 16 MiB segment.
+
+def make_source_cluster(workdir, args):
+    cluster = Cluster(workdir, "source16", 16)
+    cluster.init()
+    cluster.start()
+    cluster.pgbench(["-i", "-q", "-s", str(args.source_scale)])
+    cluster.psql("CHECKPOINT")
+    first = cluster.current_walfile()
+    cluster.psql("SELECT pg_switch_wal()")
+    cluster.psql("CREATE TABLE IF NOT EXISTS keepalive(x int); INSERT INTO keepalive VALUES (1)")
+    # A full, completed segment written by pgbench -i: the one before the segment that was current.
+    previous = cluster.segment_number(first) - 1
+    candidates = sorted(f for f in os.listdir(os.path.join(cluster.datadir, "pg_wal")) if re.fullmatch(r"[0-9A-F]{24}", f))
+    chosen = next((f for f in candidates if cluster.segment_number(f) == previous), candidates[0])
+    segment_dir = postgres_dir(os.path.join(workdir, "segment", "pg_wal"))
+    segment = os.path.join(segment_dir, chosen)
+    shutil.copy2(os.path.join(cluster.datadir, "pg_wal", chosen), segment)
+    os.chmod(segment, 0o644)
+    return cluster, segment
+
+
+def single_calls(args, tools, cluster, segment, rtt_label, results):
+    name = os.path.basename(segment)
+    size = os.path.getsize(segment)
+    scratch = os.path.join(tools.workdir, f"fetch-{rtt_label}")
+    samples = {tool: {"push": [], "fetch": []} for tool in args.tools}
+    errors = {}
+    contexts = {}
+    for tool in args.tools:
+        contexts[tool] = {}
+    rounds = args.runs + 1  # round 0 warms caches and is not counted
+    for phase in ("push", "fetch"):
+        for round_index in range(rounds):
+            for tool in args.tools:
+                if tool in errors:
+                    continue
+                prefix = f"single/{rtt_label}/{tool}/run{round_index if phase == 'push' else 0}"
+                context = contexts[tool]
+                if tool == "pgbackrest":
+                    stanza = f"{SERVER_NAME}-{rtt_label}-{round_index if phase == 'push' else 0}"
+                    context["stanza"] = stanza
+                    context["pgbackrest_conf"] = tools.pgbackrest_conf(f"single-{stanza}", f"/{prefix}", stanza, cluster)
+                    if phase == "push":
+                        created = run(["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={stanza}",
+                                       "--no-online", "stanza-create"], check=False, timeout=120)
+                        if created.returncode != 0:
+                            errors[tool] = f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}"
+                            continue
+                if phase == "push":
+                    argv, env = tools.push_argv(tool, segment, prefix, context)
+                else:
+                    target_dir = os.path.join(scratch, tool, f"run{round_index}", "pg_wal")
+                    os.makedirs(target_dir, exist_ok=True)
+                    target = os.path.join(target_dir, "RECOVERYXLOG")
+                    argv, env = tools.fetch_argv(tool, name, target, prefix, context)
+                sample = measure(argv, tools.process_env(env))
+                if sample.status != 0:
+                    errors[tool] = f"{phase} exited {sample.status}: {sample.stderr[-400:]}"
+                    log(f"{tool} {phase} failed: {errors[tool]}")
+                    continue
+                if phase == "fetch":
+                    if run(["cmp", "-s", segment, target], check=False).returncode != 0:
+                        errors[tool] = "fetched file differs from the pushed segment"
+                        continue
+                    os.unlink(target)
+                if round_index > 0:
+                    samples[tool][phase].append(sample)
+    shutil.rmtree(scratch, ignore_errors=True)
+    table = {}
+    for tool in args.tools:
+        entry = {"error": errors.get(tool)}
+        for phase in ("push", "fetch"):
+            runs = samples[tool][phase]
+            entry[phase] = None if not runs else {
+                "runs": len(runs),
+                "wall_s": median([s.wall for s in runs]),
+                "wall_min_s": min(s.wall for s in runs), "wall_max_s": max(s.wall for s in runs),
+                "cpu_s": median([s.cpu for s in runs]), "user_s": median([s.user for s in runs]),
+                "sys_s": median([s.system for s in runs]),
+                "max_rss_kib": max(s.max_rss_kib for s in runs),
+            }
+        table[tool] = entry
+    results["single"] = {"segment": name, "segment_bytes": size, "tools": table}
+    log("single calls: " + ", ".join(
+        f"{t} push {fmt_ms(e['push'])} fetch {fmt_ms(e['fetch'])}" for t, e in table.items()))
+
+
+def fmt_ms(entry):
+    return "-" if not entry else f"{entry['wall_s'] * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2: sustained archiving under pgbench load.
+
+LOAD_SCRIPT = """\\set aid random(1, 100000 * :scale - 2000)
+UPDATE pgbench_accounts SET abalance = abalance + 1, filler = md5(random()::text) WHERE aid BETWEEN :aid AND :aid + 1999;
+"""
+
+
+def archive_backlog(cluster):
+    status = os.path.join(cluster.datadir, "pg_wal", "archive_status")
+    try:
+        return sum(1 for f in os.listdir(status) if f.endswith(".ready"))
+    except FileNotFoundError:
+        return 0
+
+
+def sustained(args, tools, rtt_label, results):
+    load_file = os.path.join(tools.workdir, "load.sql")
+    with open(load_file, "w") as script:
+        script.write(LOAD_SCRIPT)
+    os.chmod(load_file, 0o644)
+    outcome = {"seconds": args.sustain_seconds, "clients": 2, "rate_tps": args.sustain_rate,
+               "workload": "pgbench -f load.sql (UPDATE of 2000 pgbench_accounts rows per transaction)", "tools": {}}
+    for tool in args.sustain_tools:
+        log(f"sustained archiving: {tool}")
+        cluster = Cluster(tools.workdir, f"sustain-{rtt_label}-{tool}", 16,
+                          {"archive_mode": "on", "archive_timeout": "0", "wal_level": "replica"})
+        cluster.init()
+        prefix = f"sustain/{rtt_label}/{tool}"
+        context = {}
+        if tool == "pgbackrest":
+            context["stanza"] = f"sustain-{rtt_label}"
+            context["pgbackrest_conf"] = tools.pgbackrest_conf(f"sustain-{rtt_label}", f"/{prefix}",
+                                                               context["stanza"], cluster)
+        argv, env = tools.push_argv(tool, "%p", prefix, context)
+        cluster.configure({"archive_command": conf_quote(tools.command_string(argv, env))})
+        cluster.start()
+        entry = {}
+        try:
+            if tool == "pgbackrest":
+                run(as_postgres(["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
+                                 "stanza-create"]), timeout=120)
+            cluster.pgbench(["-i", "-q", "-s", str(args.sustain_scale)])
+            cluster.psql("CHECKPOINT")
+            cluster.psql("SELECT pg_switch_wal()")
+            settle_started = time.monotonic()
+            while archive_backlog(cluster) > 0 and time.monotonic() - settle_started < 240:
+                archived = int(cluster.psql("SELECT archived_count FROM pg_stat_archiver"))
+                if archived == 0 and time.monotonic() - settle_started > 30:
+                    tail = open(cluster.logfile).read()[-1200:] if os.path.exists(cluster.logfile) else ""
+                    raise RuntimeError(f"archive_command archived nothing in 30 s: {tail}")
+                time.sleep(0.5)
+            entry["backlog_before_load"] = archive_backlog(cluster)
+            start_archived = int(cluster.psql("SELECT archived_count FROM pg_stat_archiver"))
+            start_segment = cluster.segment_number(cluster.current_walfile())
+            bench_args = ["-n", "-c", "2", "-j", "2", "-T", str(args.sustain_seconds), "-f", load_file]
+            if args.sustain_rate:
+                bench_args += ["-R", str(args.sustain_rate)]
+            load = subprocess.Popen(as_postgres([f"{PG_BIN}/pgbench", "-h", cluster.socketdir, "-p", str(cluster.port),
+                                                 "-U", "postgres"] + bench_args + ["postgres"]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+            CLEANUP.add(lambda: stop_process(load))
+            started = time.monotonic()
+            series = []
+            while load.poll() is None and time.monotonic() - started < args.sustain_seconds + 60:
+                row = cluster.psql("SELECT pg_walfile_name(pg_current_wal_lsn()), coalesce(last_archived_wal, ''), "
+                                   "archived_count, failed_count FROM pg_stat_archiver").split("|")
+                current = cluster.segment_number(row[0])
+                archived_segment = cluster.segment_number(row[1]) if re.fullmatch(r"[0-9A-F]{24}", row[1]) else current
+                series.append({"t": round(time.monotonic() - started, 2), "current": current - start_segment,
+                               "archived": int(row[2]) - start_archived, "failed": int(row[3]),
+                               "ready": archive_backlog(cluster), "lag": max(0, current - archived_segment - 1)})
+                time.sleep(0.5)
+            load_output = load.communicate(timeout=60)[0]
+            load_seconds = time.monotonic() - started
+            end_segment = cluster.segment_number(cluster.current_walfile())
+            end_archived = int(cluster.psql("SELECT archived_count FROM pg_stat_archiver")) - start_archived
+            drain_start = time.monotonic()
+            while archive_backlog(cluster) > 0 and time.monotonic() - drain_start < args.sustain_seconds * 3:
+                time.sleep(0.25)
+            tps = re.search(r"tps = ([0-9.]+)", load_output)
+            produced = end_segment - start_segment
+            lags = [point["ready"] for point in series]
+            entry.update({
+                "load_seconds": round(load_seconds, 1),
+                "tps": float(tps.group(1)) if tps else None,
+                "segments_produced": produced,
+                "produced_per_s": produced / load_seconds,
+                "segments_archived": end_archived,
+                "archived_per_s": end_archived / load_seconds,
+                "backlog_max": max(lags) if lags else None,
+                "backlog_mean": statistics.mean(lags) if lags else None,
+                "backlog_end_of_load": lags[-1] if lags else None,
+                "stat_lag_max": max((p["lag"] for p in series), default=None),
+                "failed_count": series[-1]["failed"] if series else None,
+                "drain_s": round(time.monotonic() - drain_start, 1),
+                "drained": archive_backlog(cluster) == 0,
+                "series": series,
+            })
+            log(f"  {tool}: produced {produced} segs ({entry['produced_per_s']:.2f}/s), archived "
+                f"{end_archived} ({entry['archived_per_s']:.2f}/s), backlog max {entry['backlog_max']}, "
+                f"end {entry['backlog_end_of_load']}, drain {entry['drain_s']} s")
+        except Exception as error:  # noqa: BLE001 — a tool that cannot run is a result too
+            entry["error"] = str(error)[-600:]
+            log(f"  {tool}: {entry['error']}")
+        finally:
+            cluster.stop("immediate")
+            shutil.rmtree(cluster.datadir, ignore_errors=True)
+        outcome["tools"][tool] = entry
+    results["sustained"] = outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# 3: PITR replay of many segments.
+
+class PITRSource:
+    """A base backup and the archive of the WAL generated after it, uploaded once per tool."""
+
+    def __init__(self, args, tools):
+        self.args, self.tools = args, tools
+        self.workdir = tools.workdir
+        self.cluster = None
+        self.error = {}
+
+    def prepare(self):
+        args = self.args
+        archive = postgres_dir(os.path.join(self.workdir, "pitr-archive"))
+        self.archive = archive
+        cluster = Cluster(self.workdir, "pitr-source", args.pitr_segsize,
+                          {"archive_mode": "on", "archive_timeout": "0", "wal_level": "replica",
+                           "archive_command": conf_quote(f"test ! -f {archive}/%f && cp %p {archive}/%f")})
+        self.cluster = cluster
+        cluster.init()
+        cluster.start()
+        cluster.pgbench(["-i", "-q", "-s", str(args.pitr_scale)])
+        self.base = os.path.join(self.workdir, "pg", "pitr-base")
+        run(as_postgres([f"{PG_BIN}/pg_basebackup", "-h", cluster.socketdir, "-p", str(cluster.port), "-U", "postgres",
+                         "-D", self.base, "-X", "stream", "-c", "fast", "--no-sync"]), timeout=600)
+        start_lsn_segment = cluster.segment_number(cluster.current_walfile())
+        load_file = os.path.join(self.workdir, "load.sql")
+        with open(load_file, "w") as script:
+            script.write(LOAD_SCRIPT)
+        os.chmod(load_file, 0o644)
+        target = start_lsn_segment + args.pitr_segments
+        for _ in range(2000):
+            if cluster.segment_number(cluster.current_walfile()) >= target:
+                break
+            cluster.pgbench(["-n", "-c", "2", "-j", "2", "-t", "10", "-f", load_file])
+        # A named restore point is a WAL record of its own, so the target is never a segment
+        # boundary that no archived segment contains.
+        self.target_lsn = cluster.psql("SELECT pg_create_restore_point('wal-bench-target')")
+        target_file = cluster.psql(f"SELECT pg_walfile_name('{self.target_lsn}')")
+        cluster.psql("SELECT pg_switch_wal()")
+        deadline = time.monotonic() + 300
+        while not os.path.exists(os.path.join(archive, target_file)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        files = sorted(f for f in os.listdir(archive) if re.fullmatch(r"[0-9A-F]{24}", f))
+        with open(os.path.join(self.base, "backup_label")) as label:
+            base_file = re.search(r"START WAL LOCATION: .* \(file ([0-9A-F]{24})\)", label.read()).group(1)
+        self.replayed_segments = cluster.segment_number(target_file) - cluster.segment_number(base_file) + 1
+        self.files = files
+        log(f"PITR source: {len(files)} archived segments of {args.pitr_segsize} MiB, "
+            f"{self.replayed_segments} to replay from {base_file} to {target_file} (LSN {self.target_lsn})")
+
+    def upload(self, tool_names):
+        """Puts the archive into each tool's own layout, once, straight at the server (no delay)."""
+        tools, bucket = self.tools, self.tools.server.bucket
+        paths = [os.path.join(self.archive, f) for f in self.files]
+        env = tools.process_env(tools.aws_env())
+        for tool in tool_names:
+            started = time.monotonic()
+            try:
+                if tool == "ours":
+                    pushed = subprocess.run(["xargs", "-P", "2", "-n", "1", f"{tools.bin}/wal-push"],
+                                            input="\n".join(paths), text=True, capture_output=True, timeout=1800,
+                                            env=tools.process_env(tools.ours_env("pitr/ours")))
+                    if pushed.returncode != 0:
+                        raise RuntimeError(f"wal-push: {pushed.stderr.strip()[-400:]}")
+                elif tool == "aws":
+                    run([tools.aws, "--endpoint-url", tools.endpoint, "s3", "cp", "--recursive", "--only-show-errors",
+                         self.archive, f"s3://{bucket}/pitr/aws/"], env=env, timeout=1800)
+                elif tool == "barman":
+                    stage = os.path.join(self.workdir, "barman-stage")
+                    for path in paths:
+                        name = os.path.basename(path)
+                        folder = os.path.join(stage, SERVER_NAME, "wals", name[:16])
+                        os.makedirs(folder, exist_ok=True)
+                        os.link(path, os.path.join(folder, name))
+                    run([tools.aws, "--endpoint-url", tools.endpoint, "s3", "cp", "--recursive", "--only-show-errors",
+                         stage, f"s3://{bucket}/pitr/barman/"], env=env, timeout=1800)
+                    shutil.rmtree(stage)
+                elif tool == "pgbackrest":
+                    conf = tools.pgbackrest_conf("pitr-push", "/pitr/pgbackrest", "pitr", self.cluster)
+                    run(as_postgres(["pgbackrest", f"--config={conf}", "--stanza=pitr", "stanza-create"]), timeout=120)
+                    pushed = subprocess.run(as_postgres(["xargs", "-P", "2", "-n", "1", "pgbackrest", f"--config={conf}",
+                                                         "--stanza=pitr", "archive-push"]), input="\n".join(paths),
+                                            text=True, capture_output=True, timeout=1800)
+                    if pushed.returncode != 0:
+                        raise RuntimeError(f"pgbackrest archive-push: {pushed.stderr.strip()[-400:]}")
+                log(f"PITR archive uploaded for {tool} in {time.monotonic() - started:.1f} s")
+            except Exception as error:  # noqa: BLE001
+                self.error[tool] = f"upload: {str(error)[-500:]}"
+                log(f"PITR upload for {tool} failed: {self.error[tool]}")
+
+    def restore(self, variant, tool, extra_env, rtt_label):
+        tools = self.tools
+        datadir = os.path.join(self.workdir, "pg", f"restore-{rtt_label}-{variant}")
+        run(["cp", "-a", self.base, datadir])
+        run(["chown", "-R", "postgres:postgres", datadir])
+        cluster = Cluster(self.workdir, f"restore-{rtt_label}-{variant}", self.args.pitr_segsize)
+        context = {}
+        if tool == "pgbackrest":
+            context["stanza"] = "pitr"
+            context["pgbackrest_conf"] = tools.pgbackrest_conf(f"pitr-{variant}-{rtt_label}", "/pitr/pgbackrest",
+                                                               "pitr", cluster,
+                                                               asynchronous=variant.endswith("async"))
+        if tool == "ours":
+            argv, env = tools.fetch_argv(tool, "%f", "%p", "pitr/ours", context)
+            env = dict(env)
+            for item in extra_env:
+                key, _, value = item.partition("=")
+                env[key] = value
+        else:
+            argv, env = tools.fetch_argv(tool, "%f", "%p", f"pitr/{tool}", context)
+        settings = cluster.base_settings()
+        settings.update({"restore_command": conf_quote(tools.command_string(argv, env)),
+                         "recovery_target_name": "'wal-bench-target'", "recovery_target_action": "'promote'",
+                         "archive_mode": "off", "hot_standby": "off"})
+        cluster.configure(settings)
+        open(os.path.join(datadir, "recovery.signal"), "w").close()
+        shutil.chown(os.path.join(datadir, "recovery.signal"), "postgres", "postgres")
+        signal_file = os.path.join(datadir, "recovery.signal")
+        started = time.monotonic()
+        cluster.start(wait=False)
+        timeout = self.args.pitr_timeout
+        outcome = {"tool": tool, "variant": variant}
+        polls = 0
+        while os.path.exists(signal_file) and time.monotonic() - started < timeout:
+            polls += 1
+            if polls % 100 == 0 and run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", datadir, "status"]),
+                                        check=False).returncode != 0:
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        if os.path.exists(signal_file):
+            tail = open(cluster.logfile).read()[-800:] if os.path.exists(cluster.logfile) else ""
+            outcome["error"] = (f"recovery did not finish within {timeout} s" if elapsed >= timeout
+                                else "server stopped during recovery") + f": {tail}"
+        else:
+            outcome["seconds"] = elapsed
+            outcome["per_segment_ms"] = elapsed * 1000 / self.replayed_segments
+            # The promoted cluster must have replayed up to the target.
+            for _ in range(600):
+                if run(as_postgres([f"{PG_BIN}/pg_isready", "-h", cluster.socketdir, "-p", str(cluster.port)]),
+                       check=False).returncode == 0:
+                    break
+                time.sleep(0.1)
+            reached = cluster.psql(f"SELECT pg_last_wal_replay_lsn() >= '{self.target_lsn}'::pg_lsn "
+                                   f"OR pg_current_wal_lsn() >= '{self.target_lsn}'::pg_lsn")
+            if reached != "t":
+                outcome["error"] = "recovery ended before the target LSN"
+        cluster.stop("immediate")
+        shutil.rmtree(datadir, ignore_errors=True)
+        log(f"PITR {variant}: " + (f"{outcome['seconds']:.1f} s" if "seconds" in outcome else outcome["error"][:300]))
+        return outcome
+
+
+def pitr(args, source, rtt_label, results):
+    variants = []
+    for tool in args.pitr_tools:
+        if tool in source.error:
+            variants.append((tool, tool, None))
+            continue
+        if tool == "ours":
+            variants.append(("ours", "ours", list(args.no_prefetch_env)))
+            if args.prefetch_env:
+                variants.append(("ours-prefetch", "ours", list(args.prefetch_env)))
+        elif tool == "pgbackrest":
+            variants.append(("pgbackrest", "pgbackrest", []))
+            variants.append(("pgbackrest-async", "pgbackrest", []))
+        else:
+            variants.append((tool, tool, []))
+    outcomes = {}
+    for variant, tool, extra in variants:
+        if extra is None:
+            outcomes[variant] = {"tool": tool, "variant": variant, "error": source.error[tool]}
+            continue
+        try:
+            outcomes[variant] = source.restore(variant, tool, extra, rtt_label)
+        except Exception as error:  # noqa: BLE001
+            outcomes[variant] = {"tool": tool, "variant": variant, "error": str(error)[-600:]}
+            log(f"PITR {variant}: {outcomes[variant]['error']}")
+    results["pitr"] = {"segments": source.replayed_segments, "segment_mib": args.pitr_segsize,
+                       "archived_files": len(source.files), "variants": outcomes,
+                       "prefetch_env": list(args.prefetch_env), "no_prefetch_env": list(args.no_prefetch_env)}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def machine_facts():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal"):
+            mem_kib = int(line.split()[1])
+    os_name = "?"
+    if os.path.exists("/etc/os-release"):
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip().strip('"')
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kib / 1024 / 1024, 1),
+            "kernel": platform.release(), "os": os_name}
+
+
+def versions(args, tools):
+    ours_env = tools.process_env({})
+    return {
+        "wal-push": tool_version([f"{tools.bin}/wal-push", "--version"], ours_env),
+        "wal-fetch": tool_version([f"{tools.bin}/wal-fetch", "--version"], ours_env),
+        "swift": tool_version(["swift", "--version"]),
+        "aws": tool_version([args.aws_bin, "--version"]),
+        "barman-cloud-wal-archive": tool_version(["barman-cloud-wal-archive", "--version"]),
+        "pgbackrest": tool_version(["pgbackrest", "version"]),
+        "curl": tool_version(["curl", "--version"]),
+        "postgresql": tool_version([f"{PG_BIN}/postgres", "--version"]),
+        "moto": tool_version([sys.executable, "-c", "import moto; print('moto', moto.__version__)"]),
+        "socat": next((line.strip() for line in run(["socat", "-V"], check=False).stdout.splitlines()
+                       if line.startswith("socat version")), "?"),
+        "python": sys.version.split()[0],
+    }
+
+
+def public_arguments(argv):
+    """The command line as the user typed it to bench/run (without the paths bench/run adds)."""
+    shown, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in ("--ours-bin", "--aws-bin"):
+            skip = True
+            continue
+        if word.startswith(("--ours-bin=", "--aws-bin=")):
+            continue
+        shown.append(word)
+    return shown
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rtt", default="0", help="added round-trip times in ms, comma-separated (e.g. 0,20)")
+    parser.add_argument("--runs", type=int, default=7, help="measured runs per single push/fetch (median)")
+    parser.add_argument("--quick", action="store_true", help="few runs, short load, small PITR (development)")
+    parser.add_argument("--delay", choices=("auto", "netem", "relay"), default="auto",
+                        help="how to add the RTT: netem in a namespace, or the userspace relay when netem is missing")
+    parser.add_argument("--tools", default="ours,curl,aws,barman,pgbackrest")
+    parser.add_argument("--sustain-tools", default="ours,aws")
+    parser.add_argument("--pitr-tools", default="ours,aws,pgbackrest")
+    parser.add_argument("--sustain-seconds", type=int, default=45)
+    parser.add_argument("--sustain-rate", type=float, default=0,
+                        help="pgbench -R transactions/s for the load (0: as fast as it goes)")
+    parser.add_argument("--sustain-scale", type=int, default=20)
+    parser.add_argument("--pitr-segments", type=int, default=200)
+    parser.add_argument("--pitr-segsize", type=int, default=1, choices=(1, 2, 4, 8, 16, 32, 64),
+                        help="wal_segment_size in MiB of the PITR cluster")
+    parser.add_argument("--pitr-scale", type=int, default=5)
+    parser.add_argument("--pitr-timeout", type=int, default=900)
+    parser.add_argument("--source-scale", type=int, default=15, help="pgbench -i scale of the cluster the 16 MiB segment comes from")
+    parser.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for wal-push/wal-fetch everywhere")
+    parser.add_argument("--prefetch-env", action="append", metavar="KEY=VALUE",
+                        help="environment that turns wal-fetch's prefetch on, for the 'ours-prefetch' PITR variant "
+                             "(default WAL_ARCHIVE_PREFETCH=8; 'none' drops the variant)")
+    parser.add_argument("--no-prefetch-env", action="append", metavar="KEY=VALUE",
+                        help="environment that turns wal-fetch's prefetch off, for the plain 'ours' PITR variant and "
+                             "the single fetch (default WAL_ARCHIVE_PREFETCH=0)")
+    parser.add_argument("--pgbackrest-compress", default="", help="pgBackRest compress-type (default: its own, gz)")
+    parser.add_argument("--ours-bin", required=True, help="folder with the built wal-push and wal-fetch")
+    parser.add_argument("--aws-bin", default=shutil.which("aws") or "aws")
+    parser.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
+    parser.add_argument("--skip", default="", help="sections to skip: single,sustained,pitr")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 3)
+        args.sustain_seconds = min(args.sustain_seconds, 10)
+        args.sustain_scale = min(args.sustain_scale, 5)
+        args.pitr_segments = min(args.pitr_segments, 30)
+        args.source_scale = min(args.source_scale, 8)
+    for name in ("tools", "sustain_tools", "pitr_tools"):
+        setattr(args, name, [t for t in getattr(args, name).split(",") if t])
+    args.rtts = [float(v) for v in args.rtt.split(",") if v != ""]
+    if args.prefetch_env is None:
+        args.prefetch_env = ["WAL_ARCHIVE_PREFETCH=8"]
+    if args.prefetch_env == ["none"]:
+        args.prefetch_env = []
+    if args.no_prefetch_env is None:
+        args.no_prefetch_env = ["WAL_ARCHIVE_PREFETCH=0"]
+    args.skip = set(s for s in args.skip.split(",") if s)
+    if args.quick and args.results == os.path.join(BENCH_DIR, "results"):
+        args.results = os.path.join(BENCH_DIR, "work", "results")  # quick figures are not the committed ones
+    return args
+
+
+def main():
+    args = parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    workdir = make_workdir()
+    CLEANUP.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    log(f"work directory {workdir}")
+
+    network = Network()
+    wants_delay = any(r > 0 for r in args.rtts)
+    use_netem = wants_delay and args.delay in ("auto", "netem") and network.try_netem()
+    if wants_delay and not use_netem:
+        if args.delay == "netem":
+            raise SystemExit(f"netem requested but unavailable: {network.note}")
+        log(f"no netem ({network.note}); the RTT is added by the userspace delay relay")
+    server = start_s3_server(NETNS if use_netem else None)
+    log(f"S3 server at {server.endpoint}, bucket {server.bucket}")
+    direct_endpoint = server.endpoint
+    if use_netem:
+        direct_endpoint = f"http://{VETH_NS_ADDR}:{start_netns_forwarder(server)}"
+
+    tools = Tools(args, workdir, server)
+    tools.set_endpoint(direct_endpoint, start_tls_terminator(workdir, *re.match(r"https?://([^:/]+):(\d+)", direct_endpoint).groups()))
+    run_facts = {"started": started.isoformat(timespec="seconds"), "machine": machine_facts(),
+                 "versions": versions(args, tools), "quick": args.quick, "runs": args.runs,
+                 "command": " ".join(a for a in public_arguments(sys.argv[1:])), "tools": args.tools}
+
+    source_cluster, segment = make_source_cluster(workdir, args)
+    pitr_source = None
+    if "pitr" not in args.skip:
+        pitr_source = PITRSource(args, tools)
+        pitr_source.prepare()
+        pitr_source.upload([t for t in args.pitr_tools])
+
+    written = []
+    for rtt in args.rtts:
+        label = f"rtt{rtt:g}ms"
+        results = dict(run_facts)
+        results["rtt_ms"] = rtt
+        if rtt == 0:
+            results["delay"] = {"mode": "none", "note": "loopback"}
+            endpoint = direct_endpoint
+        elif use_netem:
+            network.set_netem(rtt)
+            results["delay"] = {"mode": "netem", "note": f"tc netem delay {rtt / 2:g} ms on each end of a veth pair "
+                                                        f"into namespace {NETNS} ({VETH_HOST_ADDR} <-> {VETH_NS_ADDR})"}
+            endpoint = direct_endpoint
+        else:
+            relay_port = start_delay_relay(server.host, server.port, rtt)
+            endpoint = f"http://127.0.0.1:{relay_port}"
+            results["delay"] = {"mode": "relay", "note": f"userspace delay relay (bench/lib/delay_relay.py), {rtt:g} ms "
+                                                         f"RTT per chunk plus one RTT for the connection; netem "
+                                                         f"unavailable: {network.note}"}
+        host, port = re.match(r"https?://([^:/]+):(\d+)", endpoint).groups()
+        tools.set_endpoint(endpoint, start_tls_terminator(workdir, host, port))
+        log(f"=== RTT {rtt:g} ms via {results['delay']['mode']}: endpoint {endpoint}")
+        if "single" not in args.skip:
+            single_calls(args, tools, source_cluster, segment, label, results)
+        if "sustained" not in args.skip:
+            sustained(args, tools, label, results)
+        if pitr_source is not None:
+            pitr(args, pitr_source, label, results)
+        results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        os.makedirs(args.results, exist_ok=True)
+        name = f"{started.strftime('%Y-%m-%d')}-{label}{'-quick' if args.quick else ''}"
+        path = os.path.join(args.results, f"{name}.json")
+        with open(path, "w") as out:
+            json.dump(results, out, indent=1, default=str)
+        written.append(path)
+        log(f"wrote {path}")
+    if use_netem:
+        network.set_netem(0)
+    run([sys.executable, os.path.join(BENCH_DIR, "lib", "report.py"), "--results", args.results] + written,
+        timeout=300, check=True)
+
+
+if __name__ == "__main__":
+    main()
