@@ -1,109 +1,23 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import WALArchive
 
 /// Completed 1 MiB segments from a real PostgreSQL 15 cluster, made once per test process.
-///
-/// Commands run through posix_spawn + waitpid rather than Foundation's Process: on Linux,
-/// Process notices a child's end only when every inheritor of its descriptors has gone, so
-/// `pg_ctl start` (whose postmaster lives on) never "finishes" there.
 enum RealWALSegments {
     nonisolated(unsafe) private static var made: Result<[URL], Error>?
-    static let binaries = "/usr/lib/postgresql/15/bin/"
-
-    struct CommandFailed: Error, CustomStringConvertible {
-        var description: String
-    }
 
     static let copies = FileManager.default.temporaryDirectory.appendingPathComponent("wal-archive-real-wal-\(getpid())")
 
     static func paths() throws -> [URL] {
         if made == nil {
-            made = Result { try makeSegments(count: 2) }
+            made = Result {
+                try FileManager.default.createDirectory(at: copies, withIntermediateDirectories: true)
+                return try PostgresCluster.makeCompletedWALSegments(count: 2, walSegmentSizeMB: 1, into: copies)
+            }
             atexit { try? FileManager.default.removeItem(at: RealWALSegments.copies) }
         }
         return try XCTUnwrap(made).get()
-    }
-
-    /// Runs `arguments` as user postgres, output appended to `log`; returns the exit status.
-    @discardableResult
-    static func runAsPostgres(_ arguments: [String], log: String, check: Bool = true) throws -> Int32 {
-        let argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid = pid_t()
-        guard posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ) == 0 else {
-            throw CommandFailed(description: "cannot start \(argv[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        if check && exitStatus != 0 {
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw CommandFailed(description: "\(arguments.joined(separator: " ")) exited \(exitStatus): \(output.suffix(2000))")
-        }
-        return exitStatus
-    }
-
-    private static func makeSegments(count: Int) throws -> [URL] {
-        var template = Array("/tmp/wal-archive-real-wal.XXXXXX".utf8CString)
-        guard let created = mkdtemp(&template) else { throw CommandFailed(description: "mkdtemp failed") }
-        let root = String(cString: created)
-        let account = try XCTUnwrap(getpwnam("postgres"), "user postgres is missing")
-        chown(root, account.pointee.pw_uid, account.pointee.pw_gid)
-        let log = root + "/commands.log"
-        let data = root + "/data"
-        defer {
-            _ = try? runAsPostgres([binaries + "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"], log: log,
-                                   check: false)
-            try? FileManager.default.removeItem(atPath: root)
-        }
-        try runAsPostgres(["/bin/mkdir", root + "/archive"], log: log)
-        try runAsPostgres([binaries + "initdb", "-D", data, "--wal-segsize=1", "-A", "trust", "-U", "postgres",
-                           "--no-sync", "--no-instructions"], log: log)
-        let settings = """
-
-            listen_addresses = ''
-            unix_socket_directories = '\(root)'
-            fsync = off
-            archive_mode = on
-            archive_command = 'cp %p \(root)/archive/%f'
-
-            """
-        let configuration = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
-        try configuration.seekToEnd()
-        try configuration.write(contentsOf: Data(settings.utf8))
-        try configuration.close()
-        try runAsPostgres([binaries + "pg_ctl", "-D", data, "-l", root + "/server.log", "-w", "start"], log: log)
-        var completed: [String] = []
-        for round in 0..<count {
-            try runAsPostgres([binaries + "psql", "-h", root, "-U", "postgres", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                               "-c", "CREATE TABLE IF NOT EXISTS filler (id int, payload text)",
-                               "-c", "INSERT INTO filler SELECT g, md5(g::text) FROM generate_series(1, 3000) g",
-                               "-c", "SELECT pg_switch_wal()"], log: log)
-            let archive = root + "/archive"
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []).filter { $0.count == 24 }
-                if names.count > round { completed = names.sorted(); break }
-                usleep(50_000)
-            }
-        }
-        guard completed.count >= count else { throw CommandFailed(description: "segments not archived: \(completed)") }
-        let target = copies
-        try? FileManager.default.removeItem(at: target)
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        return try completed.suffix(count).map { name in
-            let copy = target.appendingPathComponent(name)
-            try FileManager.default.copyItem(atPath: root + "/archive/" + name, toPath: copy.path)
-            return copy
-        }
     }
 }
 
