@@ -96,9 +96,12 @@ public struct PrefetchRun {
     }
 
     private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize) {
-        guard spawnsWorker, let lock = WorkerLock(walDirectory: prefetch.walDirectory) else { return }
+        // Refill in batches, when half the window is used up: one process start per K/2
+        // segments instead of one per segment, and the batch runs on parallel connections.
+        guard spawnsWorker, prefetch.readyCount(segmentSize: segmentSize) <= prefetch.count / 2,
+              let lock = WorkerLock(walDirectory: prefetch.walDirectory) else { return }
         // Held: a worker is running and will fill the window; it is released again at once,
-        // and the worker takes it itself (of two racing workers, one exits at once).
+        // and the worker takes it itself (of two racing workers, the second runs after the first).
         guard lock.acquire() else { return }
         lock.release()
         guard let executable = Self.ownExecutable() else { return }

@@ -24,7 +24,10 @@ public struct PushAhead: Sendable {
     /// The directory of `%p`, normally `pg_wal`.
     public let walDirectory: String
     let recordDirectory: String
-    let archiveTag: String
+    let archiveLocation: String
+    /// Computed when needed: the first SHA-256 loads libcrypto's configuration, which a call
+    /// without a record or ready files does not need before its own upload.
+    var archiveTag: String { RestorePrefetch.tag(archiveLocation: archiveLocation) }
 
     public init(concurrency: Int, path: String, archiveLocation: String) {
         self.concurrency = concurrency
@@ -32,7 +35,7 @@ public struct PushAhead: Sendable {
         self.name = FileOperations.baseName(path)
         self.walDirectory = FileOperations.directoryName(path)
         self.recordDirectory = PushedRecord.directory(walDirectory: walDirectory)
-        self.archiveTag = RestorePrefetch.tag(archiveLocation: archiveLocation)
+        self.archiveLocation = archiveLocation
     }
 
     public init(configuration: Configuration, path: String) {

@@ -107,6 +107,13 @@ public struct RestorePrefetch: Sendable {
         return names
     }
 
+    /// How many of the wanted segments are already in the prefetch directory.
+    public func readyCount(segmentSize: WALSegmentSize) -> Int {
+        guard let names = try? FileOperations.directoryEntries(directory) else { return 0 }
+        let wanted = Set(wantedSegments(segmentSize: segmentSize).map { $0.description + "." + archiveTag + "." })
+        return names.filter { $0.count > 42 && wanted.contains(String($0.prefix(42))) }.count
+    }
+
     /// Removes everything in the prefetch directory that is not a complete file of one of
     /// `wanted` for this archive (other timelines, older segments, other archives, leftovers
     /// of a killed worker); returns the names of the wanted segments already present.

@@ -132,6 +132,65 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(try cluster.prefetched(), [])
     }
 
+    func testACallWaitsForTheRunningWorkerThatFetchesItsSegment() throws {
+        let cluster = try makeCluster(count: 3)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 2, after: 1), cluster,
+                                    store: DirectoryStore(root: cluster.archiveRoot)), 2)
+        let name = segmentName(timeline: 1, number: 2)
+        let file = try XCTUnwrap(try cluster.prefetched().first { $0.hasPrefix(name) })
+        let staged = cluster.dataDirectory + "/staged"
+        try FileManager.default.moveItem(atPath: cluster.prefetchDirectory + "/" + file, toPath: staged)
+        // Gone from the archive: only the worker's file can make this call succeed.
+        let layout = StorageLayout(prefix: "")
+        let key = try XCTUnwrap(try DirectoryStore(root: cluster.archiveRoot)
+            .list(prefix: layout.root, delimiter: nil, startAfter: nil, limit: 100).keys.first { $0.contains(name) })
+        try DirectoryStore(root: cluster.archiveRoot).delete(key: key)
+
+        // A "worker" holds the lock, announces segments 2…3, and delivers 2 a moment later.
+        let lock = open(cluster.walDirectory + "/.wal-archive/prefetch.lock", O_RDWR | O_CREAT, 0o600)
+        XCTAssertGreaterThanOrEqual(lock, 0)
+        defer { close(lock) }
+        XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
+        let window = Array((name + " " + segmentName(timeline: 1, number: 3) + "\n").utf8)
+        XCTAssertEqual(window.withUnsafeBytes { pwrite(lock, $0.baseAddress, $0.count, 0) }, window.count)
+        let target = cluster.prefetchDirectory + "/" + file
+        let delivery = Thread {
+            Thread.sleep(forTimeInterval: 0.3)
+            rename(staged, target)
+        }
+        delivery.start()
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+
+        // Without a worker announcing it, the same call does not wait: not in the archive.
+        flock(lock, LOCK_UN)
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+    }
+
+    func testTheWorkerRemovesEverythingWhenRecoveryHasEnded() throws {
+        let cluster = try makeCluster(count: 4)
+        let store = DirectoryStore(root: cluster.archiveRoot)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 1, after: 1), cluster, store: store), 1)
+        let next = try prefetch(cluster, count: 3, after: 1)
+        try FileManager.default.removeItem(atPath: cluster.dataDirectory + "/recovery.signal")
+        XCTAssertEqual(try runBatch(next, cluster, store: store), 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.prefetchDirectory))
+    }
+
+    func testWalPushRemovesPrefetchedFilesLeftAfterRecovery() throws {
+        let cluster = try makeCluster(count: 3)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 2, after: 1), cluster,
+                                    store: DirectoryStore(root: cluster.archiveRoot)), 2)
+        // Still in recovery (archive_mode = always on a standby): left alone.
+        let name = segmentName(timeline: 1, number: 9)
+        _ = try TestSegments.writeSegment(name: name, in: cluster.walDirectory, segmentSize: Self.segmentSize)
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.walDirectory + "/" + name], environment: cluster.environment), 0)
+        XCTAssertEqual(try cluster.prefetched().count, 2)
+        try FileManager.default.removeItem(atPath: cluster.dataDirectory + "/recovery.signal")
+        XCTAssertEqual(PushCommand.run(arguments: [cluster.walDirectory + "/" + name], environment: cluster.environment), 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.prefetchDirectory))
+    }
+
     func testOnlyPostgreSQLsOwnArchiveRecoveryPrefetches() throws {
         let recovering = try makeCluster(count: 1)
         let name = segmentName(timeline: 1, number: 1)

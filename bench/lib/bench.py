@@ -95,7 +95,6 @@ def start_background(argv, env=None, name=""):
 def read_line(process, timeout):
     """First stdout line of a background process, within timeout seconds."""
     deadline = time.monotonic() + timeout
-    buffer = ""
     while time.monotonic() < deadline:
         ready, _, _ = select.select([process.stdout], [], [], 0.2)
         if ready:
@@ -104,7 +103,7 @@ def read_line(process, timeout):
                 return line.strip()
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}: {process.stderr.read()[-2000:]}")
-    raise RuntimeError(f"{process.args[0]} printed nothing within {timeout} s {buffer}")
+    raise RuntimeError(f"{process.args[0]} printed nothing within {timeout} s")
 
 
 def free_port():
@@ -113,7 +112,7 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def run(argv, check=True, env=None, timeout=600, quiet=False, **kwargs):
+def run(argv, check=True, env=None, timeout=600, **kwargs):
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, argv))[:300]} exited {result.returncode}: "
@@ -146,17 +145,22 @@ def measure(argv, env, timeout=300):
     rss_file.close()
     start = time.perf_counter()
     process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + list(argv), env=env,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file)
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file,
+                               start_new_session=True)
     deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            process.kill()
-            pid, status, usage = os.wait4(process.pid, 0)
-            break
-        time.sleep(0.0005)
+    try:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.0005)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     stderr_file.seek(0)
@@ -556,6 +560,7 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
     scratch = os.path.join(tools.workdir, f"fetch-{rtt_label}")
     samples = {tool: {"push": [], "fetch": []} for tool in args.tools}
     errors = {}
+    first_calls = {}
     contexts = {}
     for tool in args.tools:
         contexts[tool] = {}
@@ -580,7 +585,9 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
                 if phase == "push":
                     argv, env = tools.push_argv(tool, segment, prefix, context)
                 else:
-                    target_dir = os.path.join(scratch, tool, f"run{round_index}", "pg_wal")
+                    # One pg_wal per tool across rounds, as in a real recovery: wal-fetch's hint
+                    # from the previous call is there from round 1 on; round 0 is the cold call.
+                    target_dir = os.path.join(scratch, tool, "pg_wal")
                     os.makedirs(target_dir, exist_ok=True)
                     target = os.path.join(target_dir, "RECOVERYXLOG")
                     argv, env = tools.fetch_argv(tool, name, target, prefix, context)
@@ -596,6 +603,8 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
                     os.unlink(target)
                 if round_index > 0:
                     samples[tool][phase].append(sample)
+                else:
+                    first_calls.setdefault(tool, {})[phase] = sample.wall
     shutil.rmtree(scratch, ignore_errors=True)
     table = {}
     for tool in args.tools:
@@ -610,10 +619,28 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
                 "sys_s": median([s.system for s in runs]),
                 "max_rss_kib": max(s.max_rss_kib for s in runs),
             }
+        entry["first_call_wall_s"] = first_calls.get(tool, {})
         table[tool] = entry
     results["single"] = {"segment": name, "segment_bytes": size, "tools": table}
     log("single calls: " + ", ".join(
         f"{t} push {fmt_ms(e['push'])} fetch {fmt_ms(e['fetch'])}" for t, e in table.items()))
+
+
+def startup(args, tools, results):
+    """Process start-up alone: each tool printing its version (no request)."""
+    commands = {
+        "ours": [f"{tools.bin}/wal-push", "--version"],
+        "curl": ["curl", "--version"],
+        "aws": [tools.aws, "--version"],
+        "barman": ["barman-cloud-wal-archive", "--version"],
+        "pgbackrest": ["pgbackrest", "version"],
+    }
+    table = {}
+    for tool in args.tools:
+        samples = [measure(commands[tool], tools.process_env({})) for _ in range(args.runs + 1)][1:]
+        table[tool] = {"wall_s": median([s.wall for s in samples]), "cpu_s": median([s.cpu for s in samples]),
+                       "max_rss_kib": max(s.max_rss_kib for s in samples), "command": " ".join(commands[tool][-1:])}
+    results["startup"] = table
 
 
 def fmt_ms(entry):
@@ -675,7 +702,8 @@ def sustained(args, tools, rtt_label, results):
             entry["backlog_before_load"] = archive_backlog(cluster)
             start_archived = int(cluster.psql("SELECT archived_count FROM pg_stat_archiver"))
             start_segment = cluster.segment_number(cluster.current_walfile())
-            bench_args = ["-n", "-c", "2", "-j", "2", "-T", str(args.sustain_seconds), "-f", load_file]
+            bench_args = ["-n", "-c", "2", "-j", "2", "-T", str(args.sustain_seconds), "-s", str(args.sustain_scale),
+                          "-f", load_file]
             if args.sustain_rate:
                 bench_args += ["-R", str(args.sustain_rate)]
             load = subprocess.Popen(as_postgres([f"{PG_BIN}/pgbench", "-h", cluster.socketdir, "-p", str(cluster.port),
@@ -699,7 +727,7 @@ def sustained(args, tools, rtt_label, results):
             end_segment = cluster.segment_number(cluster.current_walfile())
             end_archived = int(cluster.psql("SELECT archived_count FROM pg_stat_archiver")) - start_archived
             drain_start = time.monotonic()
-            while archive_backlog(cluster) > 0 and time.monotonic() - drain_start < args.sustain_seconds * 3:
+            while archive_backlog(cluster) > 0 and time.monotonic() - drain_start < args.drain_seconds:
                 time.sleep(0.25)
             tps = re.search(r"tps = ([0-9.]+)", load_output)
             produced = end_segment - start_segment
@@ -718,6 +746,7 @@ def sustained(args, tools, rtt_label, results):
                 "failed_count": series[-1]["failed"] if series else None,
                 "drain_s": round(time.monotonic() - drain_start, 1),
                 "drained": archive_backlog(cluster) == 0,
+                "backlog_after_drain": archive_backlog(cluster),
                 "series": series,
             })
             log(f"  {tool}: produced {produced} segs ({entry['produced_per_s']:.2f}/s), archived "
@@ -768,7 +797,7 @@ class PITRSource:
         for _ in range(2000):
             if cluster.segment_number(cluster.current_walfile()) >= target:
                 break
-            cluster.pgbench(["-n", "-c", "2", "-j", "2", "-t", "10", "-f", load_file])
+            cluster.pgbench(["-n", "-c", "2", "-j", "2", "-t", "10", "-s", str(args.pitr_scale), "-f", load_file])
         # A named restore point is a WAL record of its own, so the target is never a segment
         # boundary that no archived segment contains.
         self.target_lsn = cluster.psql("SELECT pg_create_restore_point('wal-bench-target')")
@@ -986,7 +1015,8 @@ def parse_args():
     parser.add_argument("--tools", default="ours,curl,aws,barman,pgbackrest")
     parser.add_argument("--sustain-tools", default="ours,aws")
     parser.add_argument("--pitr-tools", default="ours,aws,pgbackrest")
-    parser.add_argument("--sustain-seconds", type=int, default=45)
+    parser.add_argument("--sustain-seconds", type=int, default=40)
+    parser.add_argument("--drain-seconds", type=int, default=60, help="how long to wait for the backlog after the load")
     parser.add_argument("--sustain-rate", type=float, default=0,
                         help="pgbench -R transactions/s for the load (0: as fast as it goes)")
     parser.add_argument("--sustain-scale", type=int, default=20)
@@ -1087,6 +1117,8 @@ def main():
         tools.set_endpoint(endpoint, start_tls_terminator(workdir, host, port))
         log(f"=== RTT {rtt:g} ms via {results['delay']['mode']}: endpoint {endpoint}")
         if "single" not in args.skip:
+            if rtt == args.rtts[0]:
+                startup(args, tools, results)
             single_calls(args, tools, source_cluster, segment, label, results)
         if "sustained" not in args.skip:
             sustained(args, tools, label, results)

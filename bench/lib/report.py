@@ -84,7 +84,27 @@ def single_section(result):
               f"fetch {ms(e['fetch']['wall_min_s'])}–{ms(e['fetch']['wall_max_s'])}"
               for t, e in tools.items() if e.get("push") and e.get("fetch")]
     lines += ["", "Range (min–max ms): " + "; ".join(spread) + "."]
+    first = [f"{TOOL_NAMES.get(t, t)} push {ms(e['first_call_wall_s'].get('push'))}, "
+             f"fetch {ms(e['first_call_wall_s'].get('fetch'))}"
+             for t, e in tools.items() if e.get("first_call_wall_s")]
+    lines += ["", "The measured fetches write into one `pg_wal` per tool, as a recovery does, so from the second "
+                  "call on wal-fetch finds its hint of where the previous segment was (one GET); the very first "
+                  "call, cold (no hint: LIST of the date partitions, probe, GET), is the warm-up round, shown "
+                  "here but not in the medians. First calls (ms): " + "; ".join(first) + "."]
     return lines + ([""] + notes if notes else []) + [""]
+
+
+def startup_section(result):
+    table = result.get("startup")
+    if not table:
+        return []
+    ours = (table.get("ours") or {}).get("wall_s")
+    lines = ["### 0. Start-up alone (`--version`, no request; median)", "",
+             "| tool | wall ms | × ours | CPU ms | peak RSS MiB |", "|---|---:|---:|---:|---:|"]
+    for tool, entry in table.items():
+        lines.append(f"| {TOOL_NAMES.get(tool, tool)} | {entry['wall_s'] * 1000:.1f} | {ratio(entry['wall_s'], ours)} | "
+                     f"{entry['cpu_s'] * 1000:.1f} | {mib(entry['max_rss_kib'])} |")
+    return lines + [""]
 
 
 def one_line(text):
@@ -116,7 +136,8 @@ def sustained_section(result):
             notes.append(f"- {TOOL_NAMES.get(tool, tool)}: did not complete: `{one_line(entry['error'])}`")
             lines.append(f"| {TOOL_NAMES.get(tool, tool)} | – | – | – | – | – | – | – | – | – | – |")
             continue
-        drain = f"{entry['drain_s']}" + ("" if entry.get("drained") else " (not drained)")
+        drain = f"{entry['drain_s']}" + ("" if entry.get("drained") else
+                                         f" (not drained: {entry.get('backlog_after_drain')} left)")
         lines.append(
             f"| {TOOL_NAMES.get(tool, tool)} | {fmt(entry.get('tps'), 0)} | {fmt(entry['produced_per_s'], 2)} | "
             f"{fmt(entry['archived_per_s'], 2)} | "
@@ -139,7 +160,7 @@ def pitr_section(result):
     reference = (variants.get("ours") or {}).get("seconds")
     lines = [
         f"### 3. PITR replay of {pitr['segments']} segments of {pitr['segment_mib']} MiB "
-        f"(base backup + archived WAL of pgbench UPDATE load, recovery_target_lsn, promote)",
+        f"(base backup + archived WAL of pgbench UPDATE load, recovery to a named restore point, promote)",
         "",
         "Time from `pg_ctl start` to the end of archive recovery (recovery.signal removed); "
         "`× ours` = variant's time divided by ours without prefetch.",
@@ -235,7 +256,7 @@ def targets_section(result):
 
 
 def markdown(result):
-    machine, versions = result["machine"], result["versions"]
+    machine = result["machine"]
     delay = result.get("delay", {})
     lines = [
         f"## wal-archive benchmark — added RTT {result['rtt_ms']:g} ms — {result['started']}",
@@ -243,14 +264,14 @@ def markdown(result):
         f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, "
         f"{machine['os']}, kernel {machine['kernel']}",
         f"- Network: {delay.get('mode')}: {delay.get('note')}",
-        f"- S3 server: scripts/local-s3-server (moto, signature checking, plain HTTP on 127.0.0.1); "
+        "- S3 server: scripts/local-s3-server (moto, signature checking, plain HTTP on 127.0.0.1); "
         "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
         f"- Command: `bench/run {result.get('command', '')}`{' (quick mode)' if result.get('quick') else ''}",
         "- Versions: " + "; ".join(f"{k}: {v}" for k, v in result["versions"].items()),
         "",
     ]
-    del versions
     lines += targets_section(result)
+    lines += startup_section(result)
     lines += single_section(result)
     lines += sustained_section(result)
     lines += pitr_section(result)
