@@ -86,7 +86,7 @@ public enum FetchCommand {
         Prints nothing on success; one line on stderr on failure.
 
         Exit status: 0 restored and verified, 1 not in the archive (in standby mode also a
-        transient failure), 126 any other failure (PostgreSQL stops recovery instead of
+        transient failure), 255 any other failure (PostgreSQL stops recovery instead of
         ending it early).
 
         """ + "\n" + CommandHelp.options

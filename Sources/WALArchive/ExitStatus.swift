@@ -21,7 +21,7 @@ public enum FetchExitStatus: Int32, Sendable {
     case notFound = 1
     /// Anything else. PostgreSQL treats an exit status above 125 as fatal, so archive
     /// recovery stops instead of ending early and promoting at the wrong point.
-    case fatal = 126
+    case fatal = 255
 }
 
 /// Why `wal-push` did not archive a file.

@@ -86,7 +86,7 @@ final class CommandLineTests: BuiltToolTestCase {
         XCTAssertEqual(pushWithoutPath.status, 2)
         assertOneLine(pushWithoutPath, "wal-push: expected one argument")
         let fetchWithOneArgument = try run("wal-fetch", ["000000010000000000000001"], environment: directoryEnvironment)
-        XCTAssertEqual(fetchWithOneArgument.status, 126)
+        XCTAssertEqual(fetchWithOneArgument.status, 255)
         assertOneLine(fetchWithOneArgument, "wal-fetch: expected two arguments")
         let unknown = try run("wal-push", ["--bucket", "b", "pg_wal/x"], environment: directoryEnvironment)
         XCTAssertEqual(unknown.status, 2)
@@ -96,20 +96,20 @@ final class CommandLineTests: BuiltToolTestCase {
         XCTAssertEqual(pushWithoutURL.status, 2)
         assertOneLine(pushWithoutURL, "wal-push: WAL_ARCHIVE_URL is not set; set it (WAL_ARCHIVE_URL, --url,")
         let fetchWithoutURL = try run("wal-fetch", ["000000010000000000000001", "pg_wal/RECOVERYXLOG"])
-        XCTAssertEqual(fetchWithoutURL.status, 126)
+        XCTAssertEqual(fetchWithoutURL.status, 255)
         assertOneLine(fetchWithoutURL, "wal-fetch: WAL_ARCHIVE_URL is not set")
         let secret = "do-not-print-this-secret"
         let missingKey = try run("wal-fetch", ["000000010000000000000001", "pg_wal/RECOVERYXLOG"],
                                  environment: ["WAL_ARCHIVE_URL": "s3://bucket", "AWS_SECRET_ACCESS_KEY": secret])
-        XCTAssertEqual(missingKey.status, 126)
+        XCTAssertEqual(missingKey.status, 255)
         assertOneLine(missingKey, "wal-fetch: AWS_ACCESS_KEY_ID is not set")
         XCTAssertFalse(missingKey.stderr.contains(secret))
     }
 
-    func testBadFileNamesExit126() throws {
+    func testBadFileNamesExit255() throws {
         for name in ["../000000010000000000000001", "garbage", "00000001000000000000000Z"] {
             let result = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: directoryEnvironment)
-            XCTAssertEqual(result.status, 126, name)
+            XCTAssertEqual(result.status, 255, name)
             assertOneLine(result, "wal-fetch: \"\(name)\" is not a")
             XCTAssertTrue(result.stderr.hasSuffix("; check restore_command (it should be `wal-fetch %f %p`)\n"), result.stderr)
         }
@@ -136,7 +136,7 @@ final class CommandLineTests: BuiltToolTestCase {
         try damaged.write(to: URL(fileURLWithPath: archive + "/" + stored))
         try FileManager.default.removeItem(atPath: dataDirectory + "/pg_wal/RECOVERYXLOG")
         let corrupt = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: directoryEnvironment)
-        XCTAssertEqual(corrupt.status, 126)
+        XCTAssertEqual(corrupt.status, 255)
         assertOneLine(corrupt, "wal-fetch: ")
         XCTAssertTrue(corrupt.stderr.contains(stored), corrupt.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/pg_wal").sorted(), [".wal-archive", name])
@@ -169,7 +169,7 @@ final class CommandLineTests: BuiltToolTestCase {
         _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal")
         for environment in [unmounted, unreachableS3] {
             let recovery = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment)
-            XCTAssertEqual(recovery.status, 126, recovery.stderr)
+            XCTAssertEqual(recovery.status, 255, recovery.stderr)
             assertOneLine(recovery, "wal-fetch: cannot fetch \(name): storage unavailable")
             let push = try run("wal-push", ["pg_wal/" + name], environment: environment)
             XCTAssertEqual(push.status, 1, push.stderr)
@@ -290,7 +290,7 @@ final class CommandLineS3Tests: BuiltToolTestCase {
         for standby in [true, false] {
             if standby { XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/standby.signal", contents: Data())) }
             let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: wrong)
-            XCTAssertEqual(fetch.status, 126, fetch.stderr)
+            XCTAssertEqual(fetch.status, 255, fetch.stderr)
             assertOneLine(fetch, "wal-fetch: cannot fetch \(name): access denied")
             if standby { try FileManager.default.removeItem(atPath: dataDirectory + "/standby.signal") }
         }
@@ -303,7 +303,7 @@ final class CommandLineS3Tests: BuiltToolTestCase {
         environment["WAL_ARCHIVE_URL"] = "s3://no-such-bucket-\(UInt32.random(in: 0...UInt32.max))/p"
         for name in [segmentName(timeline: 1, number: 0x81), "00000002.history"] {
             let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment)
-            XCTAssertEqual(fetch.status, 126, fetch.stderr)
+            XCTAssertEqual(fetch.status, 255, fetch.stderr)
             assertOneLine(fetch, "wal-fetch: cannot fetch \(name): storage refused the request: HTTP 404 NoSuchBucket")
         }
     }
