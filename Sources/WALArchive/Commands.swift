@@ -35,15 +35,8 @@ public enum PushCommand {
         } catch {
             return fail(.usage(error))
         }
-        switch options.request {
-        case .help:
-            print(usage, terminator: "")
-            return 0
-        case .version:
-            print("wal-push (wal-archive) \(WALArchiveVersion.current)")
-            return 0
-        case .run:
-            break
+        if let status = CommandHelp.answerInformationalRequest(options.request, program: "wal-push", usage: usage) {
+            return status
         }
         guard options.arguments.count == 1 else {
             return fail(.usage(.wrongArgumentCount(expected: "one argument, the path of the WAL file (%p)")))
@@ -100,15 +93,8 @@ public enum FetchCommand {
         } catch {
             return fail(.usage(error), standbyMode: false)
         }
-        switch options.request {
-        case .help:
-            print(usage, terminator: "")
-            return 0
-        case .version:
-            print("wal-fetch (wal-archive) \(WALArchiveVersion.current)")
-            return 0
-        case .run:
-            break
+        if let status = CommandHelp.answerInformationalRequest(options.request, program: "wal-fetch", usage: usage) {
+            return status
         }
         guard options.arguments.count == 2 else {
             return fail(.usage(.wrongArgumentCount(expected: "two arguments, the file name (%f) and the destination path (%p)")),
@@ -174,6 +160,22 @@ enum CommandHelp {
           --help, --version
 
         """
+
+    /// Prints the answer to `--help` or `--version` and returns the exit status; nil when the
+    /// command is to run.
+    static func answerInformationalRequest(_ request: CommandLineOptions.Request, program: String,
+                                           usage: String) -> Int32? {
+        switch request {
+        case .help:
+            print(usage, terminator: "")
+            return 0
+        case .version:
+            print("\(program) (wal-archive) \(WALArchiveVersion.current)")
+            return 0
+        case .run:
+            return nil
+        }
+    }
 
     /// One line on stderr, whatever the message contains.
     static func report(program: String, _ message: String) {
