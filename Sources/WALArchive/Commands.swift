@@ -130,6 +130,11 @@ public enum FetchCommand {
     }
 
     private static func fail(_ error: RestoreError, standbyMode: Bool) -> Int32 {
+        // A standby asks for the next segment every few seconds until it is archived: a line
+        // for each of those expected misses would flood the server log.
+        if case .notFound = error, standbyMode {
+            return error.exitStatus(standbyMode: standbyMode).rawValue
+        }
         CommandHelp.report(program: "wal-fetch", error.message)
         return error.exitStatus(standbyMode: standbyMode).rawValue
     }

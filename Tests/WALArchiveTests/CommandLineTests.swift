@@ -145,6 +145,12 @@ final class CommandLineTests: BuiltToolTestCase {
         let missing = try run("wal-fetch", [segmentName(timeline: 1, number: 0x22), "pg_wal/RECOVERYXLOG"], environment: directoryEnvironment)
         XCTAssertEqual(missing.status, 1)
         assertOneLine(missing, "wal-fetch: \(segmentName(timeline: 1, number: 0x22)) is not in the archive file://")
+        XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/standby.signal", contents: Data()))
+        let missingOnStandby = try run("wal-fetch", [segmentName(timeline: 1, number: 0x22), "pg_wal/RECOVERYXLOG"],
+                                       environment: directoryEnvironment)
+        try FileManager.default.removeItem(atPath: dataDirectory + "/standby.signal")
+        XCTAssertEqual(missingOnStandby.status, 1)
+        XCTAssertEqual(missingOnStandby.stdout + missingOnStandby.stderr, "", "a standby's expected miss stays out of the log")
 
         let modification = try FileOperations.modificationTime(segment.path)
         _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", seed: 99)
