@@ -188,21 +188,30 @@ final class CommandLineTests: BuiltToolTestCase {
         }
     }
 
-    func testFetchKilledMidDownloadLeavesNoFileAndARerunSucceeds() throws {
-        let name = segmentName(timeline: 1, number: 0x104)
+    /// Archives a large uncompressed segment, removes it from pg_wal, starts fetching it back
+    /// and sends `signal` to the fetch once its temporary file has appeared.
+    private func interruptFetch(number: Int, with signal: Int32)
+        throws -> (name: String, segment: TestSegments.Segment, environment: [String: String]) {
+        let name = segmentName(timeline: 1, number: number)
         let segment = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: 256 << 20)
         var environment = directoryEnvironment
         environment["WAL_ARCHIVE_COMPRESSION"] = "none"
         XCTAssertEqual(try run("wal-push", ["pg_wal/" + name], environment: environment).status, 0)
         try FileManager.default.removeItem(atPath: segment.path)
 
-        let walDirectory = dataDirectory + "/pg_wal"
         let (process, _, _) = try launch("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment)
-        let sawTemporary = try waitForPartialTemporaryFile(in: walDirectory)
-        kill(process.processIdentifier, SIGKILL)
+        let sawTemporary = try waitForPartialTemporaryFile(in: dataDirectory + "/pg_wal")
+        kill(process.processIdentifier, signal)
         process.waitUntilExit()
-        XCTAssertTrue(sawTemporary, "the fetch finished before it could be killed")
+        XCTAssertTrue(sawTemporary, "the fetch finished before the signal reached it")
         XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(process.terminationStatus, signal)
+        return (name, segment, environment)
+    }
+
+    func testFetchKilledMidDownloadLeavesNoFileAndARerunSucceeds() throws {
+        let (name, segment, environment) = try interruptFetch(number: 0x104, with: SIGKILL)
+        let walDirectory = dataDirectory + "/pg_wal"
         XCTAssertFalse(FileManager.default.fileExists(atPath: walDirectory + "/RECOVERYXLOG"))
 
         let rerun = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment)
@@ -212,20 +221,8 @@ final class CommandLineTests: BuiltToolTestCase {
     }
 
     func testFetchStoppedBySIGTERMRemovesItsTemporaryFile() throws {
-        let name = segmentName(timeline: 1, number: 0x105)
-        let segment = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: 256 << 20)
-        var environment = directoryEnvironment
-        environment["WAL_ARCHIVE_COMPRESSION"] = "none"
-        XCTAssertEqual(try run("wal-push", ["pg_wal/" + name], environment: environment).status, 0)
-        try FileManager.default.removeItem(atPath: segment.path)
+        _ = try interruptFetch(number: 0x105, with: SIGTERM)
         let walDirectory = dataDirectory + "/pg_wal"
-        let (process, _, _) = try launch("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment)
-        let sawTemporary = try waitForPartialTemporaryFile(in: walDirectory)
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        XCTAssertTrue(sawTemporary)
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
-        XCTAssertEqual(process.terminationStatus, SIGTERM)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: walDirectory).filter { $0 != ".wal-archive" }, [])
     }
 }
