@@ -33,7 +33,10 @@ public struct PrefetchRun {
     /// or its segment was served from the prefetch directory (perhaps after waiting for the
     /// running worker to finish downloading it).
     public func before() -> Int32? {
-        if let value = environment[RestorePrefetch.workerEnvironmentName] {
+        // The spawner makes the worker a session leader; a restore_command run by PostgreSQL
+        // never is, so a stray marker in PostgreSQL's environment cannot turn a real fetch into
+        // a worker that exits 0 without writing %p.
+        if let value = environment[RestorePrefetch.workerEnvironmentName], getsid(0) == getpid() {
             // A worker never writes %p, whatever happens.
             if let prefetch, let bytes = Int(value), let segmentSize = WALSegmentSize(bytes: bytes) {
                 runWorker(prefetch, segmentSize: segmentSize)

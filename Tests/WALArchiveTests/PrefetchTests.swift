@@ -273,6 +273,24 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(try cluster.prefetched().count, 2)
     }
 
+    func testAStrayWorkerMarkerDoesNotStopARealFetch() throws {
+        let cluster = try makeCluster(count: 1)
+        var environment = cluster.environment
+        environment[RestorePrefetch.workerEnvironmentName] = String(Self.segmentSize)
+        let name = segmentName(timeline: 1, number: 1)
+        // As PostgreSQL runs it: a child of a shell, so not a session leader (the worker is one).
+        let fetch = Process()
+        fetch.executableURL = URL(fileURLWithPath: "/bin/sh")
+        fetch.arguments = ["-c", "\"$0\" \"$@\"; exit $?", TestPaths.builtProducts.appendingPathComponent("wal-fetch").path,
+                           name, "pg_wal/RECOVERYXLOG"]
+        fetch.environment = environment
+        fetch.currentDirectoryURL = URL(fileURLWithPath: cluster.dataDirectory)
+        try fetch.run()
+        fetch.waitUntilExit()
+        XCTAssertEqual(fetch.terminationStatus, 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+    }
+
     func testBatchAgainstLocalS3() throws {
         let server = try LocalS3Server.shared()
         let prefix = String(server.uniquePrefix("prefetch").dropLast())
