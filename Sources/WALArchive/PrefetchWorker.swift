@@ -56,7 +56,7 @@ public struct PrefetchRun {
 
     /// Downloads on this many connections at once: with object storage a round trip away,
     /// one connection leaves the worker behind replay.
-    static let workerConnections = 4
+    static let workerConnections = 8
     /// How long a call waits for a running worker that is fetching its segment, before
     /// fetching it itself.
     static let workerWaitSeconds = 10
