@@ -93,7 +93,14 @@ public enum CodecFailure<OutputFailure: Error>: Error {
 /// Bytes in, bytes out through `output`, in bounded memory (one output buffer of
 /// `outputBufferSize` plus the library's own state), whatever the total size.
 /// `finish` must be called once after the last `push`; the object is then spent.
-public final class StreamCompressor {
+public protocol StreamCodec: AnyObject {
+    func push<Failure: Error>(_ input: UnsafeRawBufferPointer,
+                              output: (UnsafeRawBufferPointer) throws(Failure) -> Void) throws(CodecFailure<Failure>)
+    func finish<Failure: Error>(output: (UnsafeRawBufferPointer) throws(Failure) -> Void) throws(CodecFailure<Failure>)
+}
+
+/// Compresses with `algorithm` as a `StreamCodec`.
+public final class StreamCompressor: StreamCodec {
     public let algorithm: CompressionAlgorithm
     private let engine: any CodecEngine
 
@@ -123,7 +130,7 @@ public final class StreamCompressor {
 /// The inverse of `StreamCompressor`. Refuses damaged input, input that ends early (at
 /// `finish`) and bytes after the end of the stream (we write exactly one gzip member or
 /// zstd frame, so anything after it is not ours).
-public final class StreamDecompressor {
+public final class StreamDecompressor: StreamCodec {
     public let algorithm: CompressionAlgorithm
     private let engine: any CodecEngine
 

@@ -37,34 +37,26 @@ struct SeededGenerator: RandomNumberGenerator {
 enum Codec {
     static func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int32? = nil,
                          chunkSize: Int = 65536) throws -> [UInt8] {
-        let compressor = try StreamCompressor(algorithm: algorithm, level: level)
-        var output: [UInt8] = []
-        let collect = { (bytes: UnsafeRawBufferPointer) throws(Never) in output.append(contentsOf: bytes) }
-        try input.withUnsafeBytes { all in
-            var offset = 0
-            repeat {
-                let end = min(offset + chunkSize, all.count)
-                try compressor.push(UnsafeRawBufferPointer(rebasing: all[offset..<end]), output: collect)
-                offset = end
-            } while offset < all.count
-        }
-        try compressor.finish(output: collect)
-        return output
+        try run(StreamCompressor(algorithm: algorithm, level: level), over: input, chunkSize: chunkSize)
     }
 
     static func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunkSize: Int = 65536) throws -> [UInt8] {
-        let decompressor = try StreamDecompressor(algorithm: algorithm)
+        try run(StreamDecompressor(algorithm: algorithm), over: input, chunkSize: chunkSize)
+    }
+
+    /// Feeds `input` to `codec` in `chunkSize` pieces (at least one push, even when empty).
+    static func run(_ codec: some StreamCodec, over input: [UInt8], chunkSize: Int) throws -> [UInt8] {
         var output: [UInt8] = []
         let collect = { (bytes: UnsafeRawBufferPointer) throws(Never) in output.append(contentsOf: bytes) }
         try input.withUnsafeBytes { all in
             var offset = 0
             repeat {
                 let end = min(offset + chunkSize, all.count)
-                try decompressor.push(UnsafeRawBufferPointer(rebasing: all[offset..<end]), output: collect)
+                try codec.push(UnsafeRawBufferPointer(rebasing: all[offset..<end]), output: collect)
                 offset = end
             } while offset < all.count
         }
-        try decompressor.finish(output: collect)
+        try codec.finish(output: collect)
         return output
     }
 
