@@ -27,6 +27,12 @@ public struct ArchiveOperation {
     }
 
     public func archive(path: String) throws(ArchiveError) -> Outcome {
+        try archiveReportingChecksum(path: path).outcome
+    }
+
+    /// `archive(path:)`, with the SHA-256 of the file's content as it was read for the upload
+    /// (or the comparison), so that a caller recording the push need not read the file again.
+    func archiveReportingChecksum(path: String) throws(ArchiveError) -> (outcome: Outcome, originalSHA256Hex: String) {
         let name = FileOperations.baseName(path)
         let fileName: WALFileName
         do {
@@ -57,7 +63,8 @@ public struct ArchiveOperation {
         }
         if let existing = try head(key) {
             // Only the original's SHA-256 is needed: hash without compressing.
-            return try compare(existing, with: try prepare(path, .none), key: key)
+            let original = try prepare(path, .none)
+            return (try compare(existing, with: original, key: key), original.originalSHA256Hex)
         }
         let upload = try prepare(path, algorithm)
         var request = upload.putRequest(key: key, ifAbsent: true, storageClass: storageClass)
@@ -75,13 +82,13 @@ public struct ArchiveOperation {
         }
         switch outcome {
         case .stored:
-            return .stored(key: key)
+            return (.stored(key: key), upload.originalSHA256Hex)
         case .alreadyExists:
             // Another push of this name won the race; it may be this very file.
             guard let existing = try head(key) else {
                 throw .storage(.invalidResponse(detail: "the store reported \(key) as existing, then as absent"), key: key)
             }
-            return try compare(existing, with: upload, key: key)
+            return (try compare(existing, with: upload, key: key), upload.originalSHA256Hex)
         }
     }
 

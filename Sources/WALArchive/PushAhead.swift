@@ -122,9 +122,10 @@ struct AheadPusher: Sendable {
     /// Errors are left for PostgreSQL's own call of this file, which reports them.
     private func push(_ path: String, name: String, operation: ArchiveOperation) {
         // PostgreSQL never changes a file once it is .ready; should anything else, the
-        // identity taken before the hash and after the upload tells.
-        guard let before = FileIdentity(path: path), let sha256Hex = SHA256Hasher.hexDigest(ofFile: path),
-              let outcome = try? operation.archive(path: path), FileIdentity(path: path) == before else { return }
+        // identity taken before the upload's one read of the file and after it tells.
+        guard let before = FileIdentity(path: path),
+              let (outcome, sha256Hex) = try? operation.archiveReportingChecksum(path: path),
+              FileIdentity(path: path) == before else { return }
         let key: String
         switch outcome {
         case .stored(let storedKey), .alreadyArchived(let storedKey): key = storedKey
