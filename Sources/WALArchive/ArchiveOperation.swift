@@ -26,6 +26,12 @@ public struct ArchiveOperation {
         self.storageClass = storageClass
     }
 
+    /// The operation as the configuration describes it.
+    public init(store: any ObjectStore, configuration: Configuration) {
+        self.init(store: store, layout: configuration.layout, compression: configuration.compression,
+                  compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
+    }
+
     public func archive(path: String) throws(ArchiveError) -> Outcome {
         try archiveReportingChecksum(path: path).outcome
     }

@@ -56,8 +56,7 @@ public enum PushCommand {
             } catch {
                 throw .storage(error, key: configuration.location)
             }
-            let operation = ArchiveOperation(store: store, layout: configuration.layout, compression: configuration.compression,
-                                             compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
+            let operation = ArchiveOperation(store: store, configuration: configuration)
             _ = try pushAhead.archive(with: operation, configuration: configuration)
             return PushExitStatus.archived.rawValue
         } catch {

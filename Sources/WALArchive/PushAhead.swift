@@ -112,8 +112,7 @@ struct AheadPusher: Sendable {
 
     func run(_ queue: SharedQueue<String>) {
         guard let store = try? configuration.makeStore() else { return }
-        let operation = ArchiveOperation(store: store, layout: configuration.layout, compression: configuration.compression,
-                                         compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
+        let operation = ArchiveOperation(store: store, configuration: configuration)
         while let name = queue.take() {
             push(walDirectory + "/" + name, name: name, operation: operation)
         }
