@@ -19,10 +19,11 @@ let package = Package(
         .executableTarget(name: "wal-push", dependencies: ["WALArchive"]),
         .executableTarget(name: "wal-fetch", dependencies: ["WALArchive"]),
         .executableTarget(name: "codec-bench", dependencies: ["WALArchive"], path: "bench/codec", exclude: ["run"]),
-        .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport",
-                resources: [.copy("Fixtures")]),
-        .testTarget(name: "WALArchiveTests", dependencies: ["WALArchive", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+        // Test tiers, each runnable alone (`swift test --filter UnitTests`): no server at all;
+        // the local S3 server; real PostgreSQL clusters.
+        .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport"),
+        .testTarget(name: "UnitTests", dependencies: ["WALArchive", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "S3IntegrationTests", dependencies: ["WALArchive", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WALArchive", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,8 +6,6 @@ public enum TestPaths {
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    public static var fixtures: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures") }
-
     /// The build folder holding the test bundle, and so the `wal-push`/`wal-fetch` built with it
     /// (the test command builds every product before running the tests).
     public static var builtProducts: URL {

@@ -1,70 +1,7 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import WALArchive
-
-/// Deterministic random numbers for property tests (SplitMix64), so a failure reproduces.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-
-    /// Bytes with runs and repeats, like WAL: compressible but not trivially.
-    mutating func walLikeBytes(count: Int) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(count)
-        while bytes.count < count {
-            let run = Int.random(in: 1...512, using: &self)
-            switch Int.random(in: 0..<3, using: &self) {
-            case 0: bytes.append(contentsOf: repeatElement(0, count: run))
-            case 1: bytes.append(contentsOf: (0..<run).map { _ in UInt8.random(in: 0...255, using: &self) })
-            default:
-                let source = bytes.isEmpty ? [UInt8(7)] : Array(bytes.suffix(run))
-                bytes.append(contentsOf: source)
-            }
-        }
-        return Array(bytes.prefix(count))
-    }
-}
-
-enum Codec {
-    static func compress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, level: Int32? = nil,
-                         chunkSize: Int = 65536) throws -> [UInt8] {
-        try run(StreamCompressor(algorithm: algorithm, level: level), over: input, chunkSize: chunkSize)
-    }
-
-    static func decompress(_ input: [UInt8], _ algorithm: CompressionAlgorithm, chunkSize: Int = 65536) throws -> [UInt8] {
-        try run(StreamDecompressor(algorithm: algorithm), over: input, chunkSize: chunkSize)
-    }
-
-    /// Feeds `input` to `codec` in `chunkSize` pieces (at least one push, even when empty).
-    static func run(_ codec: some StreamCodec, over input: [UInt8], chunkSize: Int) throws -> [UInt8] {
-        var output: [UInt8] = []
-        let collect = { (bytes: UnsafeRawBufferPointer) throws(Never) in output.append(contentsOf: bytes) }
-        try input.withUnsafeBytes { all in
-            var offset = 0
-            repeat {
-                let end = min(offset + chunkSize, all.count)
-                try codec.push(UnsafeRawBufferPointer(rebasing: all[offset..<end]), output: collect)
-                offset = end
-            } while offset < all.count
-        }
-        try codec.finish(output: collect)
-        return output
-    }
-
-    static func codecError(_ error: Error) -> CompressionError? {
-        if let failure = error as? CodecFailure<Never>, case .codec(let codecError) = failure { return codecError }
-        return error as? CompressionError
-    }
-}
 
 final class CompressionTests: XCTestCase {
     private var sample: [UInt8] = {

@@ -4,13 +4,13 @@ import WALArchive
 
 /// WAL segments with a valid long page header (PostgreSQL 15) and WAL-like compressible bytes
 /// after it, for tests that need a file `wal-push` accepts.
-enum TestSegments {
-    struct Segment {
-        var path: String
-        var bytes: Data
+public enum TestSegments {
+    public struct Segment {
+        public var path: String
+        public var bytes: Data
     }
 
-    static func writeSegment(name: String, in directory: String, segmentSize: Int = 16 << 20, seed: UInt64 = 7) throws -> Segment {
+    public static func writeSegment(name: String, in directory: String, segmentSize: Int = 16 << 20, seed: UInt64 = 7) throws -> Segment {
         let fileName = try WALFileName(parsing: name)
         let size = try XCTUnwrap(WALSegmentSize(bytes: segmentSize))
         let address = try XCTUnwrap(fileName.startLSN(segmentSize: size), "\(name) cannot exist with \(size) segments")
@@ -19,7 +19,7 @@ enum TestSegments {
                                        remainingLength: 0, systemIdentifier: 7_300_000_000_000_000_001,
                                        segmentSize: UInt32(segmentSize), blockSize: 8192)
         var bytes = Data(count: segmentSize)
-        var generator = SplitMix(seed: seed ^ UInt64(fileName.segment))
+        var generator = SeededGenerator(seed: seed ^ UInt64(fileName.segment))
         bytes.withUnsafeMutableBytes { raw in
             let words = raw.bindMemory(to: UInt64.self)
             // Runs of zeros between random words, roughly as compressible as real WAL.
@@ -31,7 +31,7 @@ enum TestSegments {
         return Segment(path: path, bytes: bytes)
     }
 
-    static func setModificationTime(_ path: String, _ time: UTCTime) throws {
+    public static func setModificationTime(_ path: String, _ time: UTCTime) throws {
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: TimeInterval(time.secondsSinceEpoch))],
                                               ofItemAtPath: path)
     }

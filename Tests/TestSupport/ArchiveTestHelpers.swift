@@ -3,7 +3,7 @@ import XCTest
 import WALArchive
 
 /// A fresh directory under the system temp folder, removed by `XCTestCase.addTeardownBlock`.
-func makeTemporaryDirectory(_ test: XCTestCase, _ label: String = "wal-archive-test") throws -> String {
+public func makeTemporaryDirectory(_ test: XCTestCase, _ label: String = "wal-archive-test") throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
@@ -11,25 +11,27 @@ func makeTemporaryDirectory(_ test: XCTestCase, _ label: String = "wal-archive-t
 }
 
 /// Collects an object's bytes in memory (tests only).
-final class CollectingSink: ObjectSink {
-    var bytes: [UInt8] = []
-    var info: ObjectInfo?
-    var attempts = 0
+public final class CollectingSink: ObjectSink {
+    public var bytes: [UInt8] = []
+    public var info: ObjectInfo?
+    public var attempts = 0
 
-    func begin(_ object: ObjectInfo) throws(StorageError) {
+    public init() {}
+
+    public func begin(_ object: ObjectInfo) throws(StorageError) {
         attempts += 1
         info = object
         bytes.removeAll()
     }
 
-    func write(_ chunk: UnsafeRawBufferPointer) throws(StorageError) {
+    public func write(_ chunk: UnsafeRawBufferPointer) throws(StorageError) {
         bytes.append(contentsOf: chunk)
     }
 }
 
 /// Stores `bytes` under `key` through the store's ordinary `put`.
 @discardableResult
-func putBytes(_ store: any ObjectStore, key: String, _ bytes: [UInt8], metadata: [String: String] = [:],
+public func putBytes(_ store: any ObjectStore, key: String, _ bytes: [UInt8], metadata: [String: String] = [:],
               ifAbsent: Bool = false) throws -> PutOutcome {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString)").path
     XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
@@ -42,16 +44,16 @@ func putBytes(_ store: any ObjectStore, key: String, _ bytes: [UInt8], metadata:
 }
 
 /// 24-hex-digit WAL segment name.
-func segmentName(timeline: Int, number: Int) -> String {
+public func segmentName(timeline: Int, number: Int) -> String {
     hex8(timeline) + hex8(number >> 8) + hex8(number & 0xff)
 }
 
-func hex8(_ value: Int) -> String {
+public func hex8(_ value: Int) -> String {
     let text = String(value, radix: 16, uppercase: true)
     return String(repeating: "0", count: 8 - text.count) + text
 }
 
 /// `2026-01-01` plus `offset` days.
-func calendarDate(dayOffset: Int) -> String {
+public func calendarDate(dayOffset: Int) -> String {
     UTCTime(secondsSinceEpoch: 1_767_225_600 + Int64(dayOffset) * 86_400).calendarDate
 }

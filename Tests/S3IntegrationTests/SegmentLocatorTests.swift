@@ -19,7 +19,7 @@ struct SyntheticArchive {
     static func build(store: any ObjectStore, layout: StorageLayout, days: Int, switchDay: Int,
                       overlapping: Bool = false) throws -> SyntheticArchive {
         var archive = SyntheticArchive()
-        var generator = SplitMix(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         var segment1 = 1
         var segment2 = 0
         for day in 0..<days {
@@ -56,18 +56,6 @@ struct SyntheticArchive {
 
     /// The cold-search bound: the date listing plus two LISTs per bisection step.
     var coldBound: Int { 1 + 2 * Int(ceil(log2(Double(dates.count + 1)))) }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// The locator's behaviour against any store; run below on a directory and on local S3.
