@@ -26,7 +26,7 @@ class BuiltToolTestCase: XCTestCase {
         let process = Process()
         process.executableURL = TestPaths.builtProducts.appendingPathComponent(tool)
         process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        process.environment = HermeticEnvironment.merged(with: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 })
         process.currentDirectoryURL = URL(fileURLWithPath: dataDirectory)
         let output = Pipe()
         let errors = Pipe()

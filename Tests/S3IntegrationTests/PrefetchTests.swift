@@ -18,7 +18,7 @@ final class PrefetchTests: XCTestCase {
         var destination: String { walDirectory + "/RECOVERYXLOG" }
         var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
         var location: String { "file://" + archiveRoot }
-        var environment: [String: String] { ["WAL_ARCHIVE_URL": location] }
+        var environment: [String: String] { HermeticEnvironment.merged(with: ["WAL_ARCHIVE_URL": location]) }
 
         func prefetched() throws -> [String] {
             guard FileManager.default.fileExists(atPath: prefetchDirectory) else { return [] }
@@ -208,8 +208,8 @@ final class PrefetchTests: XCTestCase {
     func testPrefetchCountSetting() throws {
         let base = ["WAL_ARCHIVE_URL": "file:///tmp"]
         func load(_ environment: [String: String]) throws -> Configuration {
-            try Configuration.load(options: CommandLineOptions(), environment: base.merging(environment) { $1 },
-                                   defaultConfigPath: "/nonexistent")
+            try Configuration.load(options: CommandLineOptions(),
+                                   environment: HermeticEnvironment.merged(with: base.merging(environment) { $1 }))
         }
         XCTAssertEqual(try load([:]).prefetchCount, RestorePrefetch.defaultCount)
         XCTAssertEqual(try load(["WAL_ARCHIVE_PREFETCH": "0"]).prefetchCount, 0)

@@ -22,7 +22,7 @@ final class PushAheadTests: XCTestCase {
         }
 
         func configuration() throws -> Configuration {
-            try Configuration.load(options: CommandLineOptions(), environment: environment, defaultConfigPath: "/nonexistent")
+            try Configuration.load(options: CommandLineOptions(), environment: HermeticEnvironment.merged(with: environment))
         }
     }
 
@@ -35,7 +35,7 @@ final class PushAheadTests: XCTestCase {
             _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
             XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/pg_wal/archive_status/\(name).ready", contents: Data()))
         }
-        return Cluster(dataDirectory: dataDirectory, environment: environment)
+        return Cluster(dataDirectory: dataDirectory, environment: HermeticEnvironment.merged(with: environment))
     }
 
     func directoryCluster(count: Int, concurrency: Int = 3) throws -> (Cluster, archiveRoot: String) {

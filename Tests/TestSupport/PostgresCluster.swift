@@ -410,8 +410,9 @@ public final class PostgresCluster: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         markDescriptorsCloseOnExec()
 
-        let fullEnvironment = ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "TZ": "UTC"]
-            .merging(environment) { _, new in new }
+        let fullEnvironment = HermeticEnvironment.merged(with: [
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "TZ": "UTC",
+        ].merging(environment) { _, new in new })
         let command = workingDirectory.map { ["/usr/bin/env", "--chdir=\($0.path)", executable] } ?? [executable]
         let argv: [UnsafeMutablePointer<CChar>?] = (command + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = fullEnvironment.map { strdup("\($0.key)=\($0.value)") } + [nil]

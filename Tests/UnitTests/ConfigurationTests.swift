@@ -62,6 +62,16 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertTrue(message { try self.load(["--config", file + ".missing"]) }.contains("cannot read config file"))
     }
 
+    func testConfigNoneReadsNoFileNotEvenTheDefault() throws {
+        let file = try writeFile("url = file:///srv/wal\n")
+        let viaEnvironment = message { try self.load([], environment: ["WAL_ARCHIVE_CONFIG": "none"], defaultConfigPath: file) }
+        XCTAssertTrue(viaEnvironment.contains("WAL_ARCHIVE_URL is not set"), viaEnvironment)
+        let viaOption = message { try self.load(["--config", "none"], defaultConfigPath: file) }
+        XCTAssertTrue(viaOption.contains("WAL_ARCHIVE_URL is not set"), viaOption)
+        XCTAssertEqual(try load(["--config", "none", "--url", "file:///a"], defaultConfigPath: file).destination,
+                       .directory(root: "/a"))
+    }
+
     func testEnvironmentNamesInPrecedenceOrder() throws {
         var environment = credentials
         environment["WAL_ARCHIVE_URL"] = "s3://b"

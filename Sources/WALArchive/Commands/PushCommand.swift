@@ -143,7 +143,8 @@ enum CommandHelp {
     static let options = """
         Options (each also an environment variable and a config-file key; see docs/configuration.md):
           --url URL                    s3://bucket/prefix or file:///directory   (WAL_ARCHIVE_URL)
-          --config FILE                config file (WAL_ARCHIVE_CONFIG; default /etc/wal-archive/wal-archive.conf if present)
+          --config FILE                config file (WAL_ARCHIVE_CONFIG; default /etc/wal-archive/wal-archive.conf if present;
+                                       `none`: no config file at all)
           --endpoint URL               S3 endpoint (WAL_ARCHIVE_ENDPOINT, AWS_ENDPOINT_URL)
           --region NAME                (WAL_ARCHIVE_REGION, AWS_REGION, AWS_DEFAULT_REGION; default us-east-1)
           --path-style[=BOOL]          path-style addressing (WAL_ARCHIVE_PATH_STYLE)

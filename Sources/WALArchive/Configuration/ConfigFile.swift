@@ -8,6 +8,9 @@ public struct ConfigFile: Sendable, Equatable {
     }
 
     public static let defaultPath = "/etc/wal-archive/wal-archive.conf"
+    /// `--config none` or `WAL_ARCHIVE_CONFIG=none`: read no config file, not even the default
+    /// one, so that nothing installed on the machine changes what a call does.
+    public static let noFile = "none"
 
     public var path: String
     public var entries: [Entry]

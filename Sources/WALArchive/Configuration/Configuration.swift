@@ -27,12 +27,12 @@ public struct Configuration: Sendable, Equatable {
     public static let defaultRegion = "us-east-1"
 
     /// Resolves the configuration. The config file is `--config`, else `WAL_ARCHIVE_CONFIG`,
-    /// else `defaultConfigPath` when that file exists.
+    /// else `defaultConfigPath` when that file exists; `none` for either means no file at all.
     public static func load(options: CommandLineOptions, environment: [String: String],
                             defaultConfigPath: String = ConfigFile.defaultPath) throws(ConfigurationError) -> Configuration {
         let file: ConfigFile?
         if let path = options.configPath ?? nonEmpty(environment["WAL_ARCHIVE_CONFIG"]) {
-            file = try ConfigFile.load(path: path)
+            file = path == ConfigFile.noFile ? nil : try ConfigFile.load(path: path)
         } else if FileOperations.exists(defaultConfigPath) {
             file = try ConfigFile.load(path: defaultConfigPath)
         } else {
