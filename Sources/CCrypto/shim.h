@@ -2,6 +2,4 @@
 #define WAL_ARCHIVE_CCRYPTO_SHIM_H
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/sha.h>
-#include <openssl/rand.h>
 #endif

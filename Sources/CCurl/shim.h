@@ -2,7 +2,7 @@
 #define WAL_ARCHIVE_CCURL_SHIM_H
 #include <curl/curl.h>
 
-/* curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call;
+/* curl_easy_setopt is variadic, which Swift cannot call;
    these typed forwarders are the only C the project carries. */
 static inline CURLcode walarchive_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -30,8 +30,5 @@ static inline CURLcode walarchive_curl_setopt_header_callback(CURL *handle, size
 }
 static inline CURLcode walarchive_curl_setopt_seek_callback(CURL *handle, int (*callback)(void *, curl_off_t, int)) {
     return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
-}
-static inline CURLcode walarchive_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
-    return curl_easy_getinfo(handle, info, value);
 }
 #endif

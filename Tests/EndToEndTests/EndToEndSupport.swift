@@ -119,7 +119,7 @@ struct ArchivedHistory {
 }
 
 extension XCTestCase {
-    /// Step 1 of issue 4: archiving on, base backup, rows, a recorded target, more rows, WAL switch,
+    /// The history every recovery test starts from: archiving on, base backup, rows, a recorded target, more rows, WAL switch,
     /// then everything archived with `failed_count` 0.
     func archiveHistory(to destination: ArchiveDestination, initdbOptions: [String] = [],
                         targetByLSN: Bool, track: (PostgresCluster) -> Void) throws -> ArchivedHistory {

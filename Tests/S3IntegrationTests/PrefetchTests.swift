@@ -51,7 +51,7 @@ final class PrefetchTests: XCTestCase {
     }
 
     func runBatch(_ prefetch: RestorePrefetch, _ cluster: Cluster, store: any ObjectStore) throws -> Int {
-        prefetch.runBatch(stores: [store], layout: StorageLayout(prefix: ""), searchesLegacyFlatLayout: false,
+        PrefetchWorker(prefetch: prefetch).runBatch(stores: [store], layout: StorageLayout(prefix: ""), searchesLegacyFlatLayout: false,
                           preferredSuffix: CompressionAlgorithm.default.keySuffix,
                           segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
     }
@@ -109,7 +109,7 @@ final class PrefetchTests: XCTestCase {
         let cluster = try makeCluster(count: 5)
         let store = DirectoryStore(root: cluster.archiveRoot)
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 1), cluster, store: store), 4)
-        let tag = RestorePrefetch.tag(archiveLocation: cluster.location)
+        let tag = ArchiveTag.of(location: cluster.location)
         let sha = String(repeating: "a", count: 64)
         let strays = [segmentName(timeline: 2, number: 4) + "." + tag + "." + sha,
                       segmentName(timeline: 1, number: 4) + ".0123456789abcdef." + sha,
@@ -211,7 +211,7 @@ final class PrefetchTests: XCTestCase {
             try Configuration.load(options: CommandLineOptions(),
                                    environment: HermeticEnvironment.merged(with: base.merging(environment) { $1 }))
         }
-        XCTAssertEqual(try load([:]).prefetchCount, RestorePrefetch.defaultCount)
+        XCTAssertEqual(try load([:]).prefetchCount, Configuration.defaultPrefetchCount)
         XCTAssertEqual(try load(["WAL_ARCHIVE_PREFETCH": "0"]).prefetchCount, 0)
         XCTAssertEqual(try load(["WAL_ARCHIVE_PUSH_AHEAD": "7"]).pushAheadConcurrency, 7)
         XCTAssertThrowsError(try load(["WAL_ARCHIVE_PREFETCH": "-1"]))
@@ -276,7 +276,7 @@ final class PrefetchTests: XCTestCase {
     func testAStrayWorkerMarkerDoesNotStopARealFetch() throws {
         let cluster = try makeCluster(count: 1)
         var environment = cluster.environment
-        environment[RestorePrefetch.workerEnvironmentName] = String(Self.segmentSize)
+        environment[PrefetchWorker.environmentName] = String(Self.segmentSize)
         let name = segmentName(timeline: 1, number: 1)
         // As PostgreSQL runs it: a child of a shell, so not a session leader (the worker is one).
         let fetch = Process()
@@ -310,7 +310,7 @@ final class PrefetchTests: XCTestCase {
         let stores: [any ObjectStore] = [s3, try S3Store(settings: server.settings()), try S3Store(settings: server.settings())]
         let prefetch = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 1),
                                                      destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
-        XCTAssertEqual(prefetch.runBatch(stores: stores, layout: layout, searchesLegacyFlatLayout: false,
+        XCTAssertEqual(PrefetchWorker(prefetch: prefetch).runBatch(stores: stores, layout: layout, searchesLegacyFlatLayout: false,
                                          preferredSuffix: ".zst", segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))), 3)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 3)
         let next = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 2),

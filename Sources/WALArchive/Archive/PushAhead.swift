@@ -12,8 +12,6 @@ import Glibc
 /// PostgreSQL's own call does the work and reports the failure. After a crash, the next
 /// call removes temporary files of dead writers and records whose file has left `pg_wal`.
 public struct PushAhead: Sendable {
-    public static let defaultConcurrency = 4
-    public static let maximumConcurrency = 32
     /// Files one call pushes ahead per thread, so that a call after an outage (thousands of
     /// `.ready` files) still returns within a few uploads' time.
     static let filesPerThread = 4
@@ -27,7 +25,7 @@ public struct PushAhead: Sendable {
     let archiveLocation: String
     /// Computed when needed: the first SHA-256 loads libcrypto's configuration, which a call
     /// without a record or ready files does not need before its own upload.
-    var archiveTag: String { RestorePrefetch.tag(archiveLocation: archiveLocation) }
+    var archiveTag: String { ArchiveTag.of(location: archiveLocation) }
 
     public init(concurrency: Int, path: String, archiveLocation: String) {
         self.concurrency = concurrency
@@ -60,8 +58,10 @@ public struct PushAhead: Sendable {
     public func archive(with operation: ArchiveOperation, configuration: Configuration) throws(ArchiveError)
         -> ArchiveOperation.Outcome {
         removeStaleRecords()
-        if FileOperations.baseName(walDirectory) == "pg_wal" && !RestorePrefetch.isInRecovery(walDirectory: walDirectory) {
-            RestorePrefetch.removeAll(walDirectory: walDirectory)
+        // A promoted server archives; segments prefetched for its recovery are useless now.
+        let directory = WALDirectory(path: walDirectory)
+        if directory.isPGWAL && !directory.recoveryState.isRecovering {
+            directory.removePrefetchedSegments()
         }
         let ahead = concurrency > 0 ? readyFiles(limit: concurrency * Self.filesPerThread) : []
         let threads = ThreadGroup()
@@ -111,7 +111,7 @@ struct AheadPusher: Sendable {
     let archiveTag: String
 
     func run(_ queue: SharedQueue<String>) {
-        guard let store = try? configuration.makeStore() else { return }
+        guard let store = try? configuration.destination.makeStore() else { return }
         let operation = ArchiveOperation(store: store, configuration: configuration)
         while let name = queue.take() {
             push(walDirectory + "/" + name, name: name, operation: operation)

@@ -45,25 +45,7 @@ struct PushedRecord: Sendable, Equatable {
     /// the next call removes).
     func write(in directory: String, archiveTag: String) throws(FileOperations.Failure) {
         try FileOperations.createDirectories(directory)
-        let temporary = directory + "/" + TemporaryFileCleanup.prefix + String(getpid()) + "." + FileOperations.randomToken()
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .init(operation: "cannot create", path: temporary, code: errno) }
-        var failure: FileOperations.Failure?
-        do {
-            try FileOperations.writeAll(descriptor, Array(encoded(archiveTag: archiveTag).utf8), path: temporary)
-            if fsync(descriptor) != 0 { failure = .init(operation: "cannot fsync", path: temporary, code: errno) }
-        } catch {
-            failure = error
-        }
-        close(descriptor)
-        if failure == nil && rename(temporary, directory + "/" + name) != 0 {
-            failure = .init(operation: "cannot rename", path: temporary, code: errno)
-        }
-        if let failure {
-            unlink(temporary)
-            throw failure
-        }
-        try FileOperations.syncDirectory(directory)
+        try FileOperations.writeAtomically(Array(encoded(archiveTag: archiveTag).utf8), to: directory + "/" + name, durable: true)
     }
 
     private static func checksum(_ body: String) -> String {

@@ -1,13 +1,7 @@
 /// Everything one `wal-push`/`wal-fetch` call needs to know, resolved from command-line
 /// options, the environment and the config file (in that order of precedence).
 public struct Configuration: Sendable, Equatable {
-    public enum Destination: Sendable, Equatable {
-        case s3(S3Settings)
-        /// A local or mounted directory (`file:///path`).
-        case directory(root: String)
-    }
-
-    public var destination: Destination
+    public var destination: StoreDestination
     /// Key prefix inside the bucket (the path of the URL), without leading or trailing `/`.
     public var prefix: String
     /// The destination as the user wrote it, normalised; safe to print.
@@ -17,7 +11,7 @@ public struct Configuration: Sendable, Equatable {
     public var compressionLevel: Int32
     public var legacyFlatLayout: Bool
     public var storageClass: String?
-    /// `wal-fetch`: segments downloaded ahead during recovery (0 = off); see RestorePrefetch.
+    /// `wal-fetch`: segments downloaded ahead during recovery (0 = off); see PrefetchWorker.
     public var prefetchCount: Int
     /// `wal-push`: parallel uploads of the next ready segments (0 = off); see PushAhead.
     public var pushAheadConcurrency: Int
@@ -25,6 +19,12 @@ public struct Configuration: Sendable, Equatable {
     public var layout: StorageLayout { StorageLayout(prefix: prefix) }
 
     public static let defaultRegion = "us-east-1"
+    /// `WAL_ARCHIVE_PREFETCH`: segments kept ahead during recovery.
+    public static let defaultPrefetchCount = 8
+    public static let maximumPrefetchCount = 64
+    /// `WAL_ARCHIVE_PUSH_AHEAD`: parallel uploads of the next ready segments.
+    public static let defaultPushAheadConcurrency = 4
+    public static let maximumPushAheadConcurrency = 32
 
     /// Resolves the configuration. The config file is `--config`, else `WAL_ARCHIVE_CONFIG`,
     /// else `defaultConfigPath` when that file exists; `none` for either means no file at all.
@@ -52,8 +52,9 @@ public struct Configuration: Sendable, Equatable {
         location = destination.normalized
         legacyFlatLayout = try resolver.boolean(.legacyFlatLayout) ?? false
         storageClass = try resolver.value(.storageClass)?.value
-        prefetchCount = try resolver.count(.prefetch, maximum: RestorePrefetch.maximumCount) ?? RestorePrefetch.defaultCount
-        pushAheadConcurrency = try resolver.count(.pushAhead, maximum: PushAhead.maximumConcurrency) ?? PushAhead.defaultConcurrency
+        prefetchCount = try resolver.count(.prefetch, maximum: Self.maximumPrefetchCount) ?? Self.defaultPrefetchCount
+        pushAheadConcurrency = try resolver.count(.pushAhead, maximum: Self.maximumPushAheadConcurrency)
+            ?? Self.defaultPushAheadConcurrency
         (compression, compressionLevel) = try Self.compression(resolver.value(.compression))
 
         switch destination.scheme {

@@ -22,6 +22,12 @@ public enum CompressionAlgorithm: String, Sendable, CaseIterable {
         }
     }
 
+    /// Every suffix an archived object may carry, `preferred` (the configured one) first: the
+    /// order in which a restore looks for a segment.
+    public static func keySuffixes(preferring preferred: String) -> [String] {
+        [preferred] + allCases.map(\.keySuffix).filter { $0 != preferred }
+    }
+
     /// The algorithm a key's suffix names (`none` for a key without one).
     public init(keySuffixOf key: String) {
         if key.hasSuffix(".zst") {

@@ -1,5 +1,5 @@
-/// The user metadata stored with each archived object (DESIGN.md): the SHA-256 and size of
-/// the ORIGINAL file, and how the body is encoded.
+/// The user metadata stored with each archived object (docs/storage-layout.md): the SHA-256
+/// and size of the ORIGINAL file, and how the body is encoded.
 public struct PayloadMetadata: Sendable, Equatable {
     public static let sha256Name = "wal-sha256"
     public static let compressionName = "wal-compression"

@@ -68,10 +68,11 @@ public final class PreparedUpload {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunkSize, alignment: 16)
         defer { chunk.deallocate() }
         while true {
-            let count = read(source, chunk.baseAddress, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .localIO(operation: "read", path: path, detail: lastError())
+            let count: Int
+            do {
+                count = try FileOperations.readSome(source, into: chunk, path: path)
+            } catch {
+                throw .localIO(operation: "read", path: path, detail: String(cString: strerror(error.code)))
             }
             if count == 0 { break }
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])

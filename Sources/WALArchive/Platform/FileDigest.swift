@@ -10,11 +10,7 @@ extension SHA256Hasher {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
         defer { chunk.deallocate() }
         while true {
-            let count = read(descriptor, chunk.baseAddress, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
+            guard let count = try? FileOperations.readSome(descriptor, into: chunk, path: path) else { return nil }
             if count == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
         }

@@ -8,7 +8,6 @@ public enum FileOperations {
         public var code: Int32
 
         public var message: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
-        public var isNotFound: Bool { code == ENOENT }
     }
 
     public static func readWholeFile(_ path: String, limit: Int = 1 << 20) throws(Failure) -> [UInt8] {
@@ -16,17 +15,82 @@ public enum FileOperations {
         guard descriptor >= 0 else { throw Failure(operation: "cannot open", path: path, code: errno) }
         defer { close(descriptor) }
         var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 8192, alignment: 16)
+        defer { chunk.deallocate() }
         while contents.count <= limit {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Failure(operation: "cannot read", path: path, code: errno)
-            }
+            let count = try readSome(descriptor, into: chunk, path: path)
             if count == 0 { return contents }
             contents.append(contentsOf: chunk[0..<count])
         }
         throw Failure(operation: "refusing to read oversized", path: path, code: EFBIG)
+    }
+
+    /// One `read` (or `pread` at `offset`) into `buffer`, retried when a signal interrupts it;
+    /// 0 only at the end of the file.
+    public static func readSome(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64? = nil,
+                                path: String) throws(Failure) -> Int {
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        while true {
+            let count = offset.map { pread(descriptor, base, buffer.count, off_t($0)) } ?? read(descriptor, base, buffer.count)
+            if count >= 0 { return count }
+            if errno != EINTR { throw Failure(operation: "cannot read", path: path, code: errno) }
+        }
+    }
+
+    /// Fills `buffer` from `offset` (pread) as far as the file allows; returns how many bytes
+    /// it holds, fewer than its size only at the end of the file.
+    public static func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64,
+                                 path: String) throws(Failure) -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let count = try readSome(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]),
+                                     at: offset + Int64(filled), path: path)
+            if count == 0 { break }
+            filled += count
+        }
+        return filled
+    }
+
+    /// Puts the complete temporary file `temporary` (in the same directory) at `path` in one
+    /// step, so a reader sees either nothing or the whole file. `durable`: the file is fsynced
+    /// before and the directory after, so the new name survives a crash. `createOnly`: `link`
+    /// instead of `rename`, so an existing file is never replaced (false is returned then).
+    /// The temporary name is gone afterwards, whatever happens.
+    @discardableResult
+    public static func placeAtomically(_ descriptor: Int32, temporary: String, at path: String, durable: Bool,
+                                       createOnly: Bool = false) throws(Failure) -> Bool {
+        defer { unlink(temporary) }
+        if durable && fsync(descriptor) != 0 { throw Failure(operation: "cannot fsync", path: temporary, code: errno) }
+        if createOnly {
+            if link(temporary, path) != 0 {
+                let code = errno
+                if code == EEXIST { return false }
+                // NFS may report a failed link that did happen; the link count tells.
+                var info = stat()
+                guard stat(temporary, &info) == 0, info.st_nlink == 2 else {
+                    throw Failure(operation: "cannot link", path: path, code: code)
+                }
+            }
+        } else if rename(temporary, path) != 0 {
+            throw Failure(operation: "cannot rename into", path: path, code: errno)
+        }
+        if durable { try syncDirectory(directoryName(path)) }
+        return true
+    }
+
+    /// Writes a small file atomically (temporary file in the same directory, then
+    /// `placeAtomically`); durably when `durable`.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool,
+                                       permissions: mode_t = 0o600) throws(Failure) {
+        let (descriptor, temporary) = try TemporaryFileCleanup.create(in: directoryName(path), permissions: permissions)
+        defer { close(descriptor) }
+        do {
+            try writeAll(descriptor, bytes, path: temporary)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        try placeAtomically(descriptor, temporary: temporary, at: path, durable: durable)
     }
 
     /// Writes all of `bytes` to `descriptor`, retrying short writes.

@@ -1,15 +1,32 @@
 import Glibc
 
-/// Removes the temporary file being written when the process is interrupted, so a fetch
-/// stopped by PostgreSQL (SIGTERM at shutdown, SIGINT, SIGQUIT, SIGHUP) leaves nothing
-/// behind. A SIGKILL cannot be caught: temporary names carry the writer's pid, and the next
-/// call in the same directory removes those whose writer is gone.
+/// The one naming scheme of every temporary file the tools create, wherever it is (next to
+/// `%p`, in the tools' state directories, in a `file://` archive): `.wal-archive-tmp.<pid>.<random>`.
+/// A SIGKILL cannot be caught, so the writer's pid is in the name: the next call in the same
+/// directory removes those whose writer is gone. The file being written to `%p`'s directory is
+/// also tracked, so a fetch stopped by PostgreSQL (SIGTERM at shutdown, SIGINT, SIGQUIT, SIGHUP)
+/// removes it before it dies.
 public enum TemporaryFileCleanup {
-    public static let prefix = DirectoryStore.temporaryPrefix
+    public static let prefix = ".wal-archive-tmp."
+
+    /// A fresh temporary name (no directory) carrying this process's pid.
+    public static func name() -> String {
+        prefix + String(getpid()) + "." + FileOperations.randomToken()
+    }
+
+    /// Creates a new temporary file in `directory` (mode `permissions` and the umask); the
+    /// caller owns the descriptor and removes or renames the file.
+    public static func create(in directory: String, permissions: mode_t = 0o600)
+        throws(FileOperations.Failure) -> (descriptor: Int32, path: String) {
+        let path = directory + "/" + name()
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw .init(operation: "cannot create", path: path, code: errno) }
+        return (descriptor, path)
+    }
 
     /// A fresh temporary path in `directory`, tracked for removal on interruption.
     public static func track(in directory: String) -> String {
-        let path = directory + "/" + prefix + String(getpid()) + "." + FileOperations.randomToken()
+        let path = directory + "/" + name()
         installHandlers()
         let copy = strdup(path)
         let previous = trackedPath.exchange(copy)

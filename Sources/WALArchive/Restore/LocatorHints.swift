@@ -29,7 +29,7 @@ public struct LocatorHints: Sendable {
     /// one archive so that pointing at another one never reuses them.
     public init(directory: String, archiveLocation: String) {
         self.directory = directory
-        self.archiveTag = String(SHA256Hasher.hash(Array(archiveLocation.utf8)).hexString.prefix(16))
+        self.archiveTag = ArchiveTag.of(location: archiveLocation)
     }
 
     public func hint(timeline: String) -> Hint? {
@@ -61,12 +61,8 @@ public struct LocatorHints: Sendable {
                     hint.suffix.isEmpty ? "-" : hint.suffix].joined(separator: " ")
         let line = body + " " + Self.checksum(body) + "\n"
         if !FileOperations.isDirectory(directory) && mkdir(directory, 0o700) != 0 { return }
-        let temporary = directory + "/" + DirectoryStore.temporaryPrefix + FileOperations.randomToken()
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return }
-        let written = (try? FileOperations.writeAll(descriptor, Array(line.utf8), path: temporary)) != nil
-        close(descriptor)
-        if !written || rename(temporary, path(timeline: timeline)) != 0 { unlink(temporary) }
+        // Not durable: a hint lost in a crash only costs a search.
+        try? FileOperations.writeAtomically(Array(line.utf8), to: path(timeline: timeline), durable: false)
     }
 
     private func path(timeline: String) -> String {

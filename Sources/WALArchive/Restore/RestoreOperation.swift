@@ -28,7 +28,8 @@ public struct RestoreOperation {
         } catch {
             throw .invalidName(detail: error.message)
         }
-        let directory = FileOperations.directoryName(destination)
+        let walDirectory = WALDirectory(containing: destination)
+        let directory = walDirectory.path
         TemporaryFileCleanup.removeAbandoned(in: directory)
         let sink: VerifyingFileSink
         do {
@@ -37,7 +38,7 @@ public struct RestoreOperation {
             throw .localFile(detail: error.message)
         }
         defer { sink.discard() }
-        let key = try download(fileName, into: sink, hintDirectory: directory + "/.wal-archive")
+        let key = try download(fileName, into: sink, hintDirectory: walDirectory.stateDirectory)
         do {
             try sink.finish()
             try sink.commit(to: destination)
@@ -71,19 +72,11 @@ public struct RestoreOperation {
             try store.get(key: key, into: sink)
             return key
         }
-        let suffixes = [preferredSuffix] + CompressionAlgorithm.allCases.map(\.keySuffix).filter { $0 != preferredSuffix }
-        let locator = SegmentLocator(store: store, layout: layout, suffixes: suffixes,
+        let locator = SegmentLocator(store: store, layout: layout,
+                                     suffixes: CompressionAlgorithm.keySuffixes(preferring: preferredSuffix),
                                      searchesLegacyFlatLayout: searchesLegacyFlatLayout,
                                      hints: LocatorHints(directory: hintDirectory,
                                                          archiveLocation: store.location + "/" + layout.prefix))
         return try locator.fetch(fileName.description, into: sink)?.0.key
-    }
-
-    /// `standby.signal` in the data directory: the data directory is the parent of `pg_wal`
-    /// when `%p` is in `pg_wal` (as PostgreSQL passes it), else the working directory.
-    public static func isStandbyMode(destination: String) -> Bool {
-        let directory = FileOperations.directoryName(destination)
-        let dataDirectory = FileOperations.baseName(directory) == "pg_wal" ? FileOperations.directoryName(directory) : "."
-        return FileOperations.exists(dataDirectory + "/standby.signal")
     }
 }

@@ -17,18 +17,13 @@ import Glibc
 /// so it never starts a worker that could leave files behind for it to copy; other callers
 /// (scripts, tests) never do either.
 public struct RestorePrefetch: Sendable {
-    public static let defaultCount = 8
-    public static let maximumCount = 64
-    /// Set in the worker's environment to the segment size in bytes; makes `wal-fetch` the worker.
-    static let workerEnvironmentName = "WAL_ARCHIVE_PREFETCH_WORKER"
     static let recoveryFileName = "RECOVERYXLOG"
 
     /// Segments to keep ahead (K).
     public let count: Int
     public let fileName: WALFileName
     public let destination: String
-    /// `pg_wal`.
-    public let walDirectory: String
+    public let walDirectory: WALDirectory
     /// `pg_wal/.wal-archive/prefetch`.
     public let directory: String
     let archiveTag: String
@@ -38,30 +33,19 @@ public struct RestorePrefetch: Sendable {
     public init?(count: Int, name: String, destination: String, archiveLocation: String) {
         guard count > 0, let fileName = try? WALFileName(parsing: name), fileName.kind == .segment,
               FileOperations.baseName(destination) == Self.recoveryFileName else { return nil }
-        let walDirectory = FileOperations.directoryName(destination)
-        guard FileOperations.baseName(walDirectory) == "pg_wal",
-              Self.isInRecovery(walDirectory: walDirectory) else { return nil }
+        let walDirectory = WALDirectory(containing: destination)
+        guard walDirectory.isPGWAL, walDirectory.recoveryState.isRecovering else { return nil }
         self.count = count
         self.fileName = fileName
         self.destination = destination
         self.walDirectory = walDirectory
-        self.directory = walDirectory + "/.wal-archive/prefetch"
-        self.archiveTag = Self.tag(archiveLocation: archiveLocation)
+        self.directory = walDirectory.prefetchDirectory
+        self.archiveTag = ArchiveTag.of(location: archiveLocation)
     }
 
     public init?(configuration: Configuration, name: String, destination: String) {
         self.init(count: configuration.prefetchCount, name: name, destination: destination,
                   archiveLocation: configuration.location)
-    }
-
-    /// `recovery.signal` or `standby.signal` next to `pg_wal`.
-    public static func isInRecovery(walDirectory: String) -> Bool {
-        let dataDirectory = FileOperations.directoryName(walDirectory)
-        return FileOperations.exists(dataDirectory + "/recovery.signal") || FileOperations.exists(dataDirectory + "/standby.signal")
-    }
-
-    static func tag(archiveLocation: String) -> String {
-        String(SHA256Hasher.hash(Array(archiveLocation.utf8)).hexString.prefix(16))
     }
 
     // MARK: Serving
@@ -74,7 +58,7 @@ public struct RestorePrefetch: Sendable {
         let wanted = fileName.description + "." + archiveTag + "."
         guard let name = names.first(where: { $0.hasPrefix(wanted) }) else { return nil }
         let expectedSHA256 = String(name.dropFirst(wanted.count))
-        let claimed = TemporaryFileCleanup.track(in: walDirectory)
+        let claimed = TemporaryFileCleanup.track(in: walDirectory.path)
         defer { TemporaryFileCleanup.untrack() }
         // Whoever renames it first owns it; the loser sees ENOENT and fetches normally.
         guard rename(directory + "/" + name, claimed) == 0 else { return nil }
@@ -138,67 +122,4 @@ public struct RestorePrefetch: Sendable {
         return present
     }
 
-    /// Removes the whole prefetch directory (recovery is over).
-    public static func removeAll(walDirectory: String) {
-        let directory = walDirectory + "/.wal-archive/prefetch"
-        guard let names = try? FileOperations.directoryEntries(directory) else { return }
-        for name in names { unlink(directory + "/" + name) }
-        rmdir(directory)
-    }
-
-    /// Downloads the wanted segments that are missing, in order, one thread per store, each
-    /// verified into a temporary file and renamed into place. Stops silently at the first
-    /// segment the archive does not have (the end of the archive, or not archived yet), at any
-    /// error, and when recovery has ended (then it removes everything). Returns how many
-    /// files it added.
-    @discardableResult
-    public func runBatch(stores: [any ObjectStore], layout: StorageLayout, searchesLegacyFlatLayout: Bool,
-                         preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
-        let wanted = wantedSegments(segmentSize: segmentSize)
-        let present = removeUnwanted(keeping: wanted)
-        let missing = wanted.filter { !present.contains($0.description) }
-        guard !missing.isEmpty, !stores.isEmpty else { return 0 }
-        if !FileOperations.isDirectory(directory) {
-            do { try FileOperations.createDirectories(directory) } catch { return 0 }
-        }
-        let suffixes = [preferredSuffix] + CompressionAlgorithm.allCases.map(\.keySuffix).filter { $0 != preferredSuffix }
-        let queue = SharedQueue(missing)
-        let download: @Sendable (HandedOver<any ObjectStore>) -> Void = { store in
-            let locator = SegmentLocator(store: store.value, layout: layout, suffixes: suffixes,
-                                         searchesLegacyFlatLayout: searchesLegacyFlatLayout,
-                                         hints: LocatorHints(directory: walDirectory + "/.wal-archive",
-                                                             archiveLocation: store.value.location + "/" + layout.prefix))
-            while let segment = queue.take() {
-                guard Self.isInRecovery(walDirectory: walDirectory), self.download(segment, locator: locator) else {
-                    queue.stop()
-                    return
-                }
-            }
-        }
-        let threads = ThreadGroup()
-        for (index, store) in stores.enumerated().dropFirst() {
-            let handed = HandedOver(value: store)
-            threads.start(index) { _ in download(handed) }
-        }
-        download(HandedOver(value: stores[0]))
-        threads.join()
-        guard Self.isInRecovery(walDirectory: walDirectory) else {
-            Self.removeAll(walDirectory: walDirectory)
-            return 0
-        }
-        return removeUnwanted(keeping: wanted).count - present.count
-    }
-
-    private func download(_ segment: WALFileName, locator: SegmentLocator) -> Bool {
-        guard let sink = try? VerifyingFileSink(directory: directory, expecting: segment) else { return false }
-        defer { sink.discard() }
-        do {
-            guard try locator.fetch(segment.description, into: sink) != nil else { return false }
-            let verified = try sink.finish()
-            try sink.commit(to: directory + "/" + segment.description + "." + archiveTag + "." + verified.sha256Hex)
-            return true
-        } catch {
-            return false
-        }
-    }
 }

@@ -13,7 +13,6 @@ import Glibc
 /// The root itself is never created: a missing root usually means an unmounted share, and
 /// writing into the empty mount point would hide the archive.
 public final class DirectoryStore: ObjectStore {
-    public static let temporaryPrefix = ".wal-archive-tmp."
     static let headerMagic = "wal-archive object 1\n"
     static let maximumHeaderLength = 64 * 1024
     private static let chunkSize = 1 << 20
@@ -37,47 +36,34 @@ public final class DirectoryStore: ObjectStore {
             throw Self.storageError(error)
         }
         let header = try Self.header(for: request.metadata)
-        let temporary = directory + "/" + Self.temporaryPrefix + FileOperations.randomToken()
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw Self.storageError(.init(operation: "cannot create", path: temporary, code: errno))
-        }
-        var linked = false
-        defer { if !linked { unlink(temporary) } }
+        let descriptor: Int32
+        let temporary: String
         do {
-            defer { close(descriptor) }
+            (descriptor, temporary) = try TemporaryFileCleanup.create(in: directory, permissions: 0o644)
+        } catch {
+            throw Self.storageError(error)
+        }
+        defer { close(descriptor) }
+        do throws(StorageError) {
             do {
                 try FileOperations.writeAll(descriptor, header, path: temporary)
             } catch {
                 throw Self.storageError(error)
             }
             try copyBody(of: request, to: descriptor, path: temporary)
-            guard fsync(descriptor) == 0 else {
-                throw Self.storageError(.init(operation: "cannot fsync", path: temporary, code: errno))
-            }
+        } catch {
+            unlink(temporary)
+            throw error
         }
-        if request.ifAbsent {
-            if link(temporary, path) != 0 {
-                let code = errno
-                if code == EEXIST { return .alreadyExists }
-                // NFS may report a failed link that did happen; the link count tells.
-                var info = stat()
-                guard stat(temporary, &info) == 0, info.st_nlink == 2 else {
-                    throw Self.storageError(.init(operation: "cannot link", path: path, code: code))
-                }
-            }
-        } else {
-            guard rename(temporary, path) == 0 else {
-                throw Self.storageError(.init(operation: "cannot rename into", path: path, code: errno))
-            }
-            linked = true
-        }
+        // Durable and in one step: an object is either absent or complete with its metadata;
+        // with `ifAbsent`, `link` never replaces an object that is already there.
         do {
-            try FileOperations.syncDirectory(directory)
+            let placed = try FileOperations.placeAtomically(descriptor, temporary: temporary, at: path, durable: true,
+                                                            createOnly: request.ifAbsent)
+            return placed ? .stored : .alreadyExists
         } catch {
             throw Self.storageError(error)
         }
-        return .stored
     }
 
     @discardableResult
@@ -97,13 +83,17 @@ public final class DirectoryStore: ObjectStore {
         if firstCount > bodyStart {
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[bodyStart..<firstCount]))
         }
+        // The header was read with pread from offset 0: continue after what it read.
+        var offset = Int64(firstCount)
         while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Self.storageError(.init(operation: "cannot read", path: path, code: errno))
+            let count: Int
+            do {
+                count = try FileOperations.readSome(descriptor, into: buffer, at: offset, path: path)
+            } catch {
+                throw Self.storageError(error)
             }
             if count == 0 { break }
+            offset += Int64(count)
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
         return info
@@ -171,7 +161,7 @@ public final class DirectoryStore: ObjectStore {
         }
         // A directory sorts as `name/`, which is how every key beneath it starts.
         var entries: [(sortKey: String, isDirectory: Bool)] = []
-        for entry in found where entry.name.hasPrefix(namePrefix) && !entry.name.hasPrefix(Self.temporaryPrefix) {
+        for entry in found where entry.name.hasPrefix(namePrefix) && !entry.name.hasPrefix(TemporaryFileCleanup.prefix) {
             entries.append((entry.isDirectory ? entry.name + "/" : entry.name, entry.isDirectory))
         }
         entries.sort { $0.sortKey.utf8.lexicographicallyPrecedes($1.sortKey.utf8) }
@@ -199,7 +189,7 @@ public final class DirectoryStore: ObjectStore {
     private func path(for key: String) throws(StorageError) -> String {
         let components = key.split(separator: "/", omittingEmptySubsequences: false)
         let valid = !key.isEmpty && !components.contains {
-            $0.isEmpty || $0 == "." || $0 == ".." || $0.hasPrefix(Self.temporaryPrefix)
+            $0.isEmpty || $0 == "." || $0 == ".." || $0.hasPrefix(TemporaryFileCleanup.prefix)
         }
         guard valid else { throw .localIO(detail: "invalid object key `\(key)`") }
         return root + "/" + key
@@ -232,15 +222,11 @@ public final class DirectoryStore: ObjectStore {
         guard fstat(descriptor, &fileInfo) == 0 else {
             throw Self.storageError(.init(operation: "cannot stat", path: path, code: errno))
         }
-        var count = 0
-        while count < buffer.count {
-            let got = read(descriptor, buffer.baseAddress! + count, buffer.count - count)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw Self.storageError(.init(operation: "cannot read", path: path, code: errno))
-            }
-            if got == 0 { break }
-            count += got
+        let count: Int
+        do {
+            count = try FileOperations.readFully(descriptor, into: buffer, at: 0, path: path)
+        } catch {
+            throw Self.storageError(error)
         }
         let etag = "\"\(fileInfo.st_ino)-\(fileInfo.st_mtim.tv_sec).\(fileInfo.st_mtim.tv_nsec)-\(fileInfo.st_size)\""
         let magic = Array(Self.headerMagic.utf8)
@@ -276,10 +262,12 @@ public final class DirectoryStore: ObjectStore {
         var offset: Int64 = 0
         while offset < request.length {
             let wanted = Int(min(Int64(buffer.count), request.length - offset))
-            let got = pread(request.fileDescriptor, buffer.baseAddress, wanted, off_t(offset))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .localIO(detail: "cannot read the upload for \(request.key): \(String(cString: strerror(errno)))")
+            let got: Int
+            do {
+                got = try FileOperations.readSome(request.fileDescriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]),
+                                                  at: offset, path: "the upload for \(request.key)")
+            } catch {
+                throw .localIO(detail: error.message)
             }
             if got == 0 {
                 throw .localIO(detail: "the upload for \(request.key) ended after \(offset) of \(request.length) bytes")

@@ -168,18 +168,15 @@ public enum WALFileValidator {
 
     private static func readPrefix(_ descriptor: Int32, into buffer: inout [UInt8], path: String)
         throws(WALValidationError) -> Int {
-        var filled = 0
-        while filled < buffer.count {
-            let count = buffer.withUnsafeMutableBytes { bytes in
-                pread(descriptor, bytes.baseAddress! + filled, bytes.count - filled, off_t(filled))
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path: path, detail: String(cString: strerror(errno)))
-            }
-            if count == 0 { break }
-            filled += count
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 16)
+        defer { scratch.deallocate() }
+        let filled: Int
+        do {
+            filled = try FileOperations.readFully(descriptor, into: scratch, at: 0, path: path)
+        } catch {
+            throw .unreadable(path: path, detail: String(cString: strerror(error.code)))
         }
+        buffer.replaceSubrange(0..<filled, with: scratch[0..<filled])
         return filled
     }
 

@@ -227,17 +227,20 @@ private final class Transfer {
         guard let upload else { return 0 }
         let wanted = Int(min(Int64(capacity), upload.length - uploadOffset))
         guard wanted > 0 else { return 0 }
-        while true {
-            let count = pread(upload.fileDescriptor, buffer, wanted, off_t(uploadOffset))
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                let reason = count < 0 ? String(cString: strerror(errno)) : "file ended early"
-                stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): \(reason)")
-                return Int(CURL_READFUNC_ABORT)
-            }
-            uploadOffset += Int64(count)
-            return count
+        let count: Int
+        do {
+            count = try FileOperations.readSome(upload.fileDescriptor, into: UnsafeMutableRawBufferPointer(start: buffer, count: wanted),
+                                                at: uploadOffset, path: "the upload")
+        } catch {
+            stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): \(String(cString: strerror(error.code)))")
+            return Int(CURL_READFUNC_ABORT)
         }
+        guard count > 0 else {
+            stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): file ended early")
+            return Int(CURL_READFUNC_ABORT)
+        }
+        uploadOffset += Int64(count)
+        return count
     }
 
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {

@@ -1,0 +1,51 @@
+import Glibc
+
+enum CommandHelp {
+    static let options = """
+        Options (each also an environment variable and a config-file key; see docs/configuration.md):
+          --url URL                    s3://bucket/prefix or file:///directory   (WAL_ARCHIVE_URL)
+          --config FILE                config file (WAL_ARCHIVE_CONFIG; default /etc/wal-archive/wal-archive.conf if present;
+                                       `none`: no config file at all)
+          --endpoint URL               S3 endpoint (WAL_ARCHIVE_ENDPOINT, AWS_ENDPOINT_URL)
+          --region NAME                (WAL_ARCHIVE_REGION, AWS_REGION, AWS_DEFAULT_REGION; default us-east-1)
+          --path-style[=BOOL]          path-style addressing (WAL_ARCHIVE_PATH_STYLE)
+          --ca-bundle FILE             PEM bundle for a private endpoint (WAL_ARCHIVE_CA_BUNDLE)
+          --access-key-id ID           (AWS_ACCESS_KEY_ID); --access-key-id-file FILE (AWS_ACCESS_KEY_ID_FILE)
+          --secret-access-key-file F   (AWS_SECRET_ACCESS_KEY, AWS_SECRET_ACCESS_KEY_FILE)
+          --session-token-file FILE    (AWS_SESSION_TOKEN, AWS_SESSION_TOKEN_FILE)
+          --compression ALG[:LEVEL]    zstd, gzip or none (WAL_ARCHIVE_COMPRESSION; default zstd)
+          --legacy-flat-layout[=BOOL]  also search <prefix>/<file> (WAL_ARCHIVE_LEGACY_FLAT_LAYOUT)
+          --storage-class CLASS        (WAL_ARCHIVE_STORAGE_CLASS)
+          --unsigned-payload[=BOOL]    (WAL_ARCHIVE_UNSIGNED_PAYLOAD)
+          --connect-timeout SECONDS    (WAL_ARCHIVE_CONNECT_TIMEOUT; default 10)
+          --low-speed-timeout SECONDS  (WAL_ARCHIVE_LOW_SPEED_TIMEOUT; default 30)
+          --retry-budget SECONDS       (WAL_ARCHIVE_RETRY_BUDGET; default 60)
+          --max-attempts N             (WAL_ARCHIVE_MAX_ATTEMPTS; default 5)
+          --prefetch K                 wal-fetch: segments fetched ahead in recovery, 0 = off (WAL_ARCHIVE_PREFETCH; default 8)
+          --push-ahead N               wal-push: parallel uploads of ready segments, 0 = off (WAL_ARCHIVE_PUSH_AHEAD; default 4)
+          --help, --version
+
+        """
+
+    /// Prints the answer to `--help` or `--version` and returns the exit status; nil when the
+    /// command is to run.
+    static func answerInformationalRequest(_ request: CommandLineOptions.Request, program: String,
+                                           usage: String) -> Int32? {
+        switch request {
+        case .help:
+            print(usage, terminator: "")
+            return 0
+        case .version:
+            print("\(program) (wal-archive) \(WALArchiveVersion.current)")
+            return 0
+        case .run:
+            return nil
+        }
+    }
+
+    /// One line on stderr, whatever the message contains.
+    static func report(program: String, _ message: String) {
+        let line = program + ": " + String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) + "\n"
+        try? FileOperations.writeAll(STDERR_FILENO, Array(line.utf8), path: "stderr")
+    }
+}

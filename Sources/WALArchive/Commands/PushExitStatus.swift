@@ -1,0 +1,26 @@
+/// Exit codes, as PostgreSQL's archive and restore contract reads them (PostgreSQL 15 docs,
+/// "25.3.1. Setting Up WAL Archiving" and "restore_command" in 20.5.4 / 25.3.4).
+public enum PushExitStatus: Int32, Sendable {
+    /// Stored, or the identical file was already stored.
+    case archived = 0
+    /// Storage unreachable or failing; PostgreSQL retries the segment.
+    case transientFailure = 1
+    /// Usage or configuration error.
+    case usageError = 2
+    /// The file is not a valid WAL file for its name; it is never uploaded.
+    case invalidFile = 3
+    /// A different file is already archived under this name; it is never overwritten.
+    case conflictingArchive = 4
+}
+
+extension ArchiveError {
+    /// What PostgreSQL's archiver is told: 0 never comes from an error.
+    public var exitStatus: PushExitStatus {
+        switch self {
+        case .usage: return .usageError
+        case .invalidFile: return .invalidFile
+        case .conflict: return .conflictingArchive
+        case .storage, .localFile: return .transientFailure
+        }
+    }
+}

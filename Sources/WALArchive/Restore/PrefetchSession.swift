@@ -1,0 +1,96 @@
+import Glibc
+
+/// What `wal-fetch` does around its restore for the prefetch: be the worker when started as
+/// one, serve from the prefetch directory, and start a worker after serving.
+///
+/// The worker is this very executable (`/proc/self/exe`, never a `PATH` lookup) run with the
+/// same arguments and environment plus `WAL_ARCHIVE_PREFETCH_WORKER=<segment size>`, started
+/// with posix_spawn in a new session with stdin, stdout and stderr on /dev/null and no other
+/// inherited descriptor: restore_command returns at once, nothing reaches the server log, and
+/// signals to PostgreSQL's process group do not reach it. One worker at a time: it holds an
+/// flock on `pg_wal/.wal-archive/prefetch.lock`; a call that finds it held starts none. The
+/// worker exits after one batch (at most K downloads), so none outlives recovery for long.
+public struct PrefetchSession {
+    let prefetch: RestorePrefetch?
+    let configuration: Configuration
+    let arguments: [String]
+    let environment: [String: String]
+    let spawnsWorker: Bool
+
+    /// `arguments` are the command's own (options, `%f`, `%p`), given again to the worker.
+    /// `spawnsWorker` is false where the running executable is not `wal-fetch` (tests
+    /// calling `FetchCommand.run` in-process).
+    public init(configuration: Configuration, name: String, destination: String, arguments: [String],
+                environment: [String: String], spawnsWorker: Bool) {
+        self.prefetch = RestorePrefetch(configuration: configuration, name: name, destination: destination)
+        self.configuration = configuration
+        self.arguments = arguments
+        self.environment = environment
+        self.spawnsWorker = spawnsWorker
+    }
+
+    /// The exit status when this call is complete without a download of its own: it was a
+    /// worker, or its segment was served from the prefetch directory (perhaps after waiting for
+    /// the running worker to finish downloading it). Nil: restore normally.
+    public func completeWithoutDownload() -> Int32? {
+        // The spawner makes the worker a session leader; a restore_command run by PostgreSQL
+        // never is, so a stray marker in PostgreSQL's environment cannot turn a real fetch into
+        // a worker that exits 0 without writing %p.
+        if let value = environment[PrefetchWorker.environmentName], getsid(0) == getpid() {
+            // A worker never writes %p, whatever happens.
+            if let prefetch, let bytes = Int(value), let segmentSize = WALSegmentSize(bytes: bytes) {
+                PrefetchWorker(prefetch: prefetch).run(configuration: configuration, segmentSize: segmentSize)
+            }
+            return FetchExitStatus.restored.rawValue
+        }
+        guard let prefetch, let segmentSize = prefetch.serve() ?? waitForWorker(prefetch) else { return nil }
+        spawnWorker(prefetch, segmentSize: segmentSize)
+        return FetchExitStatus.restored.rawValue
+    }
+
+    /// After a normal restore of a segment: keep the next ones coming.
+    public func keepNextSegmentsComing() {
+        guard let prefetch, let segmentSize = prefetch.restoredSegmentSize() else { return }
+        spawnWorker(prefetch, segmentSize: segmentSize)
+    }
+
+    /// How long a call waits for a running worker that is fetching its segment, before
+    /// fetching it itself.
+    static let workerWaitSeconds = 10
+
+    /// A worker is running and its window holds this segment: wait for its file rather than
+    /// download the same segment twice. Nil when there is none, or it did not come in time.
+    private func waitForWorker(_ prefetch: RestorePrefetch) -> WALSegmentSize? {
+        guard let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return nil }
+        let name = prefetch.fileName.description
+        let stepMicroseconds: UInt32 = 5_000
+        var waitedMicroseconds = 0
+        while waitedMicroseconds < Self.workerWaitSeconds * 1_000_000 {
+            if lock.acquire() {
+                lock.release()
+                return prefetch.serve()
+            }
+            guard let window = lock.announcedWindow(), window.first <= name, name <= window.last,
+                  window.first.prefix(8) == name.prefix(8) else { return nil }
+            if let segmentSize = prefetch.serve() { return segmentSize }
+            usleep(stepMicroseconds)
+            waitedMicroseconds += Int(stepMicroseconds)
+        }
+        return nil
+    }
+
+    private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize) {
+        // Refill in batches, when half the window is used up: one process start per K/2
+        // segments instead of one per segment, and the batch runs on parallel connections.
+        guard spawnsWorker, prefetch.readyCount(segmentSize: segmentSize) <= prefetch.count / 2,
+              let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return }
+        // Held: a worker is running and will fill the window; it is released again at once,
+        // and the worker takes it itself (of two racing workers, the second runs after the first).
+        guard lock.acquire() else { return }
+        lock.release()
+        guard let executable = DetachedProcess.ownExecutable() else { return }
+        var environment = environment
+        environment[PrefetchWorker.environmentName] = String(segmentSize.bytes)
+        DetachedProcess.spawn(executable: executable, arguments: arguments, environment: environment)
+    }
+}

@@ -1,0 +1,93 @@
+import Glibc
+
+/// The prefetch worker: `wal-fetch` started again by itself (see PrefetchSession) to download
+/// the next K segments of the timeline into the prefetch directory while PostgreSQL replays.
+/// One at a time per `pg_wal` (PrefetchWorkerLock); it exits after one batch, so none outlives
+/// recovery for long, and it never writes `%p`.
+public struct PrefetchWorker: Sendable {
+    /// Set in the worker's environment to the segment size in bytes; makes `wal-fetch` the worker.
+    static let environmentName = "WAL_ARCHIVE_PREFETCH_WORKER"
+    /// Downloads on this many connections at once: with object storage a round trip away,
+    /// one connection leaves the worker behind replay.
+    static let connections = 8
+
+    public let prefetch: RestorePrefetch
+
+    public init(prefetch: RestorePrefetch) {
+        self.prefetch = prefetch
+    }
+
+    /// The worker's whole life: wait for the lock, announce the window, download the batch.
+    func run(configuration: Configuration, segmentSize: WALSegmentSize) {
+        DetachedProcess.closeInheritedDescriptors()
+        guard let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory), lock.acquireWaiting() else { return }
+        defer { lock.release() }
+        let wanted = prefetch.wantedSegments(segmentSize: segmentSize)
+        guard let first = wanted.first, let last = wanted.last else { return }
+        lock.announce(first: first.description, last: last.description)
+        var stores: [any ObjectStore] = []
+        for _ in 0..<min(prefetch.count, Self.connections) {
+            guard let store = try? configuration.destination.makeStore() else { break }
+            stores.append(store)
+        }
+        runBatch(stores: stores, layout: configuration.layout, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
+                 preferredSuffix: configuration.compression.keySuffix, segmentSize: segmentSize)
+    }
+
+    /// Downloads the wanted segments that are missing, in order, one thread per store, each
+    /// verified into a temporary file and renamed into place. Stops silently at the first
+    /// segment the archive does not have (the end of the archive, or not archived yet), at any
+    /// error, and when recovery has ended (then it removes everything). Returns how many
+    /// files it added.
+    @discardableResult
+    public func runBatch(stores: [any ObjectStore], layout: StorageLayout, searchesLegacyFlatLayout: Bool,
+                         preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
+        let wanted = prefetch.wantedSegments(segmentSize: segmentSize)
+        let present = prefetch.removeUnwanted(keeping: wanted)
+        let missing = wanted.filter { !present.contains($0.description) }
+        guard !missing.isEmpty, !stores.isEmpty else { return 0 }
+        if !FileOperations.isDirectory(prefetch.directory) {
+            do { try FileOperations.createDirectories(prefetch.directory) } catch { return 0 }
+        }
+        let suffixes = CompressionAlgorithm.keySuffixes(preferring: preferredSuffix)
+        let walDirectory = prefetch.walDirectory
+        let queue = SharedQueue(missing)
+        let download: @Sendable (HandedOver<any ObjectStore>) -> Void = { store in
+            let locator = SegmentLocator(store: store.value, layout: layout, suffixes: suffixes,
+                                         searchesLegacyFlatLayout: searchesLegacyFlatLayout,
+                                         hints: LocatorHints(directory: walDirectory.stateDirectory,
+                                                             archiveLocation: store.value.location + "/" + layout.prefix))
+            while let segment = queue.take() {
+                guard walDirectory.recoveryState.isRecovering, self.download(segment, locator: locator) else {
+                    queue.stop()
+                    return
+                }
+            }
+        }
+        let threads = ThreadGroup()
+        for (index, store) in stores.enumerated().dropFirst() {
+            let handed = HandedOver(value: store)
+            threads.start(index) { _ in download(handed) }
+        }
+        download(HandedOver(value: stores[0]))
+        threads.join()
+        guard walDirectory.recoveryState.isRecovering else {
+            walDirectory.removePrefetchedSegments()
+            return 0
+        }
+        return prefetch.removeUnwanted(keeping: wanted).count - present.count
+    }
+
+    private func download(_ segment: WALFileName, locator: SegmentLocator) -> Bool {
+        guard let sink = try? VerifyingFileSink(directory: prefetch.directory, expecting: segment) else { return false }
+        defer { sink.discard() }
+        do {
+            guard try locator.fetch(segment.description, into: sink) != nil else { return false }
+            let verified = try sink.finish()
+            try sink.commit(to: prefetch.directory + "/" + segment.description + "." + prefetch.archiveTag + "." + verified.sha256Hex)
+            return true
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// Why `wal-fetch` did not restore a file.
+public enum RestoreError: Error, Sendable {
+    case usage(ConfigurationError)
+    /// `%f` is not a WAL file name; `detail` says why.
+    case invalidName(detail: String)
+    case notFound(name: String, location: String)
+    case storage(StorageError, name: String)
+    /// The object's bytes do not prove to be the archived file (checksum, decompression).
+    case verification(detail: String)
+    /// Writing the destination (or its temporary file) failed.
+    case localFile(detail: String)
+
+    /// A failure that retrying later could fix.
+    public var isTransient: Bool {
+        switch self {
+        case .usage, .invalidName, .notFound, .verification: return false
+        case .localFile: return true
+        case .storage(let error, _):
+            switch error {
+            case .unavailable, .invalidResponse, .localIO: return true
+            case .notFound, .alreadyExists, .accessDenied, .rejected, .sinkFailed: return false
+            }
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .usage(let error):
+            return error.message
+        case .invalidName(let detail):
+            return "\(detail); check restore_command (it should be `wal-fetch %f %p`)"
+        case .notFound(let name, let location):
+            return "\(name) is not in the archive \(location)"
+        case .storage(let error, let name):
+            return "cannot fetch \(name): \(error.message); \(StorageAdvice.for(error))"
+        case .verification(let detail):
+            return "\(detail); nothing was written to the destination: the archived copy is damaged, use another copy of it"
+        case .localFile(let detail):
+            return "\(detail); check free space and permissions of the data directory"
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Glibc
+
+/// The directory of the file PostgreSQL names (`%p`), normally `pg_wal`, as both tools use it:
+/// where the data directory and its recovery signal files are, and where the tools keep their
+/// own state (`pg_wal/.wal-archive/`: push-ahead records, prefetched segments, locator hints).
+public struct WALDirectory: Sendable, Equatable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The directory holding `filePath` (`%p`).
+    public init(containing filePath: String) {
+        self.init(path: FileOperations.directoryName(filePath))
+    }
+
+    /// True when this is a data directory's `pg_wal`, as PostgreSQL passes `%p`.
+    public var isPGWAL: Bool { FileOperations.baseName(path) == "pg_wal" }
+
+    /// The data directory: the parent of `pg_wal`; otherwise the working directory, which
+    /// PostgreSQL sets to the data directory before it runs archive and restore commands.
+    public var dataDirectory: String { isPGWAL ? FileOperations.directoryName(path) : "." }
+
+    public var recoveryState: RecoveryState { RecoveryState(dataDirectory: dataDirectory) }
+
+    /// The tools' own state, beside PostgreSQL's files: nothing in it is named like a WAL file,
+    /// and PostgreSQL's own scans of `pg_wal` (recycling, `pg_ls_waldir`) only act on WAL names.
+    public var stateDirectory: String { path + "/.wal-archive" }
+    public var pushedRecordsDirectory: String { stateDirectory + "/pushed" }
+    public var prefetchDirectory: String { stateDirectory + "/prefetch" }
+
+    /// Removes the prefetch directory and what it holds: recovery is over (the server was
+    /// promoted, or the worker found it no longer recovering), so nothing will ask for them.
+    public func removePrefetchedSegments() {
+        guard let names = try? FileOperations.directoryEntries(prefetchDirectory) else { return }
+        for name in names { unlink(prefetchDirectory + "/" + name) }
+        rmdir(prefetchDirectory)
+    }
+}
