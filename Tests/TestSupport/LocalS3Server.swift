@@ -1,18 +1,49 @@
 import Foundation
 import WALArchive
 
-/// The signature-checking local S3 (`scripts/local-s3-server`, moto), started once per test
-/// process on first use and stopped when the process exits (the server also exits by itself
-/// when its parent dies). Tests share its bucket; each uses its own key prefix.
+/// A local S3 server that checks every request's signature, started once per test process on
+/// first use and stopped when the process exits (the server also exits by itself when its
+/// parent dies). Tests share its bucket; each uses its own key prefix.
+///
+/// Two implementations, chosen with `WAL_ARCHIVE_TEST_S3` (`scripts/run-tests --s3 KIND`):
+/// `moto` (default; `scripts/local-s3-server`, a mock of S3) and `rgw` (`scripts/rgw-server`,
+/// Ceph's RADOS Gateway, a real S3 implementation with its own differences from AWS).
 public final class LocalS3Server: @unchecked Sendable {
     public struct StartFailure: Error, CustomStringConvertible, Sendable {
         public var description: String
     }
 
+    public enum Kind: String, CaseIterable, Sendable {
+        case moto, rgw
+
+        var script: String { self == .moto ? "scripts/local-s3-server" : "scripts/rgw-server" }
+
+        var requirement: String {
+            self == .moto ? "python3 with moto[server]" : "the Debian packages radosgw, ceph-mon and ceph-osd"
+        }
+    }
+
+    /// The implementation `WAL_ARCHIVE_TEST_S3` names (default moto).
+    public static func selectedKind() throws -> Kind {
+        let name = ProcessInfo.processInfo.environment["WAL_ARCHIVE_TEST_S3"] ?? ""
+        guard let kind = name.isEmpty ? .moto : Kind(rawValue: name) else {
+            throw StartFailure(description: "WAL_ARCHIVE_TEST_S3=\(name): use one of "
+                               + Kind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return kind
+    }
+
+    /// The shared server's bucket that belongs to another region (RGW only: another zonegroup),
+    /// so that every request for it is answered 301 PermanentRedirect.
+    public static let otherRegionBucket = (name: "wal-archive-test-elsewhere", region: "eu-central-1")
+
+    public let kind: Kind
     public let endpoint: String
     public let region: String
     public let bucket: String
     public let credentials: S3Settings.Credentials
+    /// Buckets of this server that live in another region, and that region.
+    public let bucketsInOtherRegions: [String: String]
     private let process: Process
 
     /// The shared server; throws (for every caller) if it could not be started.
@@ -21,22 +52,32 @@ public final class LocalS3Server: @unchecked Sendable {
     }
 
     private static let sharedServer: Result<LocalS3Server, StartFailure> = {
-        let result = Result { () throws(StartFailure) -> LocalS3Server in try LocalS3Server() }
+        let result = Result { () throws(StartFailure) -> LocalS3Server in
+            let kind: Kind
+            do {
+                kind = try selectedKind()
+            } catch {
+                throw error as? StartFailure ?? StartFailure(description: "\(error)")
+            }
+            let arguments = kind == .rgw
+                ? ["--bucket-in-region", "\(otherRegionBucket.name)=\(otherRegionBucket.region)"] : []
+            return try LocalS3Server(kind: kind, arguments: arguments)
+        }
         if case .success = result {
             atexit { try? LocalS3Server.sharedServer.get().stop() }
         }
         return result
     }()
 
-    /// A server of the caller's own (e.g. HTTPS with `--tls-cert`/`--tls-key`); the caller
-    /// stops it.
-    public static func start(arguments: [String]) throws -> LocalS3Server {
-        try LocalS3Server(arguments: arguments)
+    /// A server of the caller's own (e.g. moto over HTTPS with `--tls-cert`/`--tls-key`); the
+    /// caller stops it.
+    public static func start(_ kind: Kind = .moto, arguments: [String]) throws -> LocalS3Server {
+        try LocalS3Server(kind: kind, arguments: arguments)
     }
 
-    private init(arguments: [String] = []) throws(StartFailure) {
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/local-s3-server")
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("local-s3-server-\(UUID().uuidString).log")
+    private init(kind: Kind, arguments: [String]) throws(StartFailure) {
+        let script = TestPaths.packageRoot.appendingPathComponent(kind.script)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("\(kind)-s3-server-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = Pipe()
         let process = Process()
@@ -47,7 +88,7 @@ public final class LocalS3Server: @unchecked Sendable {
         do {
             try process.run()
         } catch {
-            throw StartFailure(description: "cannot run \(script.path): \(error) (is python3 with moto[server] installed?)")
+            throw StartFailure(description: "cannot run \(script.path): \(error) (is \(kind.requirement) installed?)")
         }
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
@@ -61,17 +102,20 @@ public final class LocalS3Server: @unchecked Sendable {
             var access_key_id: String
             var secret_access_key: String
             var buckets: [String]
+            var buckets_in_other_regions: [String: String]?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: line), let bucket = ready.buckets.first else {
             process.terminate()
             let stderr = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            throw StartFailure(description: "local S3 server did not start: \(stderr.suffix(2000))")
+            throw StartFailure(description: "\(kind.script) did not start: \(stderr.suffix(3000))")
         }
+        self.kind = kind
         self.process = process
         endpoint = ready.endpoint
         region = ready.region
         self.bucket = bucket
         credentials = .init(accessKeyID: ready.access_key_id, secretAccessKey: ready.secret_access_key)
+        bucketsInOtherRegions = ready.buckets_in_other_regions ?? [:]
     }
 
     public func stop() {
@@ -83,10 +127,10 @@ public final class LocalS3Server: @unchecked Sendable {
 
     /// Settings reaching the shared bucket (path style, plain HTTP), with short retry
     /// limits so failing tests fail quickly.
-    public func settings(credentials: S3Settings.Credentials? = nil, endpoint: String? = nil,
+    public func settings(credentials: S3Settings.Credentials? = nil, endpoint: String? = nil, bucket: String? = nil,
                          connectTimeoutSeconds: Int = 5, lowSpeedTimeoutSeconds: Int = 10,
                          retryBudgetSeconds: Int = 10, maxAttempts: Int = 3) -> S3Settings {
-        S3Settings(bucket: bucket, endpoint: endpoint ?? self.endpoint, region: region,
+        S3Settings(bucket: bucket ?? self.bucket, endpoint: endpoint ?? self.endpoint, region: region,
                    credentials: credentials ?? self.credentials, pathStyle: true,
                    connectTimeoutSeconds: connectTimeoutSeconds, lowSpeedTimeoutSeconds: lowSpeedTimeoutSeconds,
                    retryBudgetSeconds: retryBudgetSeconds, maxAttempts: maxAttempts)
