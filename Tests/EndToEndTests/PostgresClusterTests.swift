@@ -1,10 +1,13 @@
 import Foundation
 import TestSupport
+import WALArchive
 import XCTest
 
 /// The test PostgreSQL fixture itself: other suites rely on the WAL it produces being real.
 final class PostgresClusterTests: XCTestCase {
-    func testCompletedSegmentsAreRealWALOfTheRequestedSize() throws {
+    /// Also what the installed PostgreSQL 15 writes now passes the validator, so the committed
+    /// segment of the unit tests (Tests/UnitTests/Fixtures/wal) cannot go stale unnoticed.
+    func testCompletedSegmentsAreRealWALOfTheRequestedSizeAndPassValidation() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("segments-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -21,6 +24,10 @@ final class PostgresClusterTests: XCTestCase {
             // Long page header: xlp_magic 0xD110 (PostgreSQL 15), xlp_info has XLP_LONG_HEADER (0x0002).
             XCTAssertEqual(UInt16(data[0]) | UInt16(data[1]) << 8, 0xD110)
             XCTAssertEqual(data[2] & 0x02, 0x02)
+            let validated = try WALFileValidator.validate(path: segment.path, as: WALFileName(parsing: name))
+            XCTAssertEqual(validated.postgresMajorVersion, 15)
+            XCTAssertEqual(validated.header?.segmentSize, 1 << 20)
+            XCTAssertEqual(validated.header?.timeline, 1)
         }
         let names = segments.map(\.lastPathComponent)
         XCTAssertEqual(names, names.sorted())

@@ -212,19 +212,9 @@ final class S3StoreTests: XCTestCase {
     }
 
     func testDeadEndpointFailsWithinTheRetryBudget() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(listener, $0, length)
-                _ = getsockname(listener, $0, &length)
-            }
-        }
-        close(listener)
-        let port = UInt16(bigEndian: address.sin_port)
+        // A port nothing listens on: bound, then released.
+        let (probe, port) = try LoopbackSocket.bind()
+        close(probe)
         XCTAssertNotEqual(port, 0)
         let store = try makeStore(server.settings(endpoint: "http://127.0.0.1:\(port)", connectTimeoutSeconds: 1,
                                                   retryBudgetSeconds: 2, maxAttempts: 20))
@@ -335,18 +325,8 @@ private final class ScriptedHTTPServer: @unchecked Sendable {
     var requestsServed: Int { lock.withLock { served } }
 
     init(responses: [String]) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 8) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard listening else { throw NSError(domain: "ScriptedHTTPServer", code: Int(errno)) }
-        port = UInt16(bigEndian: address.sin_port)
+        let (listener, port) = try LoopbackSocket.bind(listening: 8)
+        self.port = port
         Thread.detachNewThread { [self] in
             for response in responses {
                 let connection = accept(listener, nil, nil)

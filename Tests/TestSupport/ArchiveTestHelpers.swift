@@ -2,9 +2,9 @@ import Foundation
 import XCTest
 import WALArchive
 
-/// A fresh directory under the system temp folder, removed by `XCTestCase.addTeardownBlock`.
+/// A fresh directory under `TestPaths.scratch`, removed by `XCTestCase.addTeardownBlock`.
 public func makeTemporaryDirectory(_ test: XCTestCase, _ label: String = "wal-archive-test") throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    let path = TestPaths.scratch.appendingPathComponent("\(label)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
     return path

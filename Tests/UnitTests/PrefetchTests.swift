@@ -153,13 +153,21 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
         let window = Array((name + " " + segmentName(timeline: 1, number: 3) + "\n").utf8)
         XCTAssertEqual(window.withUnsafeBytes { pwrite(lock, $0.baseAddress, $0.count, 0) }, window.count)
-        let target = cluster.prefetchDirectory + "/" + file
-        let delivery = Thread {
-            Thread.sleep(forTimeInterval: 0.3)
-            rename(staged, target)
+        // The call runs on another thread; once it has listed the prefetch directory twice (its
+        // own check, then the first check while waiting on the held lock) it is waiting for the
+        // worker, and only then does the "worker" deliver segment 2.
+        let directoryOpened = try DirectoryEvents(watching: [cluster.prefetchDirectory], mask: DirectoryEvents.opened)
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var status: Int32 = -1
+        Thread.detachNewThread {
+            status = FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment)
+            finished.signal()
         }
-        delivery.start()
-        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertTrue(directoryOpened.waitForEvents(count: 2), "the call never looked for the worker's file")
+        XCTAssertEqual(finished.wait(timeout: .now()), .timedOut, "the call returned without waiting for the worker")
+        XCTAssertEqual(rename(staged, cluster.prefetchDirectory + "/" + file), 0)
+        XCTAssertEqual(finished.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(status, 0)
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
 
         // Without a worker announcing it, the same call does not wait: not in the archive.
@@ -235,15 +243,13 @@ final class PrefetchTests: XCTestCase {
         return (process.terminationStatus, text)
     }
 
-    /// Waits for the detached worker's result (it runs after `wal-fetch` returned).
-    func waitForPrefetched(_ cluster: Cluster, _ numbers: [Int]) throws {
+    /// Waits for the detached worker's result (it runs after `wal-fetch` returned): re-checked
+    /// at every change in the prefetch directory.
+    func waitForPrefetched(_ cluster: Cluster, _ numbers: [Int], events: DirectoryEvents) throws {
         let expected = numbers.map { segmentName(timeline: 1, number: $0) }
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if try cluster.prefetched().map({ String($0.prefix(24)) }) == expected { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        XCTFail("the prefetch worker did not fetch \(expected); found \(try cluster.prefetched())")
+        let arrived = try events.wait { try cluster.prefetched().map { String($0.prefix(24)) } == expected }
+        let found = try cluster.prefetched()
+        XCTAssertTrue(arrived, "the prefetch worker did not fetch \(expected); found \(found)")
     }
 
     func testBuiltWalFetchStartsItsWorkerWithAnEmptyPath() throws {
@@ -251,11 +257,13 @@ final class PrefetchTests: XCTestCase {
         var environment = cluster.environment
         environment["PATH"] = ""
         environment["WAL_ARCHIVE_PREFETCH"] = "2"
+        try FileManager.default.createDirectory(atPath: cluster.prefetchDirectory, withIntermediateDirectories: true)
+        let events = try DirectoryEvents(watching: [cluster.prefetchDirectory])
         let first = segmentName(timeline: 1, number: 1)
         let result = try runBuilt([first, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
         XCTAssertEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "")
-        try waitForPrefetched(cluster, [2, 3])
+        try waitForPrefetched(cluster, [2, 3], events: events)
 
         // The next call is served from the prefetch directory (its file is used up), and the
         // new worker tops the window up to segment 4; past the end it stays silent.
@@ -264,7 +272,7 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(served.status, 0)
         XCTAssertEqual(served.stderr, "")
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[second])
-        try waitForPrefetched(cluster, [3, 4])
+        try waitForPrefetched(cluster, [3, 4], events: events)
 
         // pg_rewind-style %p: restored, but no worker and nothing new in the prefetch directory.
         let rewind = try runBuilt([first, "pg_wal/" + first], environment: environment, in: cluster.dataDirectory)
@@ -289,33 +297,5 @@ final class PrefetchTests: XCTestCase {
         fetch.waitUntilExit()
         XCTAssertEqual(fetch.terminationStatus, 0)
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
-    }
-
-    func testBatchAgainstLocalS3() throws {
-        let server = try LocalS3Server.shared()
-        let prefix = String(server.uniquePrefix("prefetch").dropLast())
-        let s3 = try S3Store(settings: server.settings())
-        let source = try makeTemporaryDirectory(self, "prefetch-s3-source")
-        let dataDirectory = try makeTemporaryDirectory(self, "prefetch-s3-pgdata")
-        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
-        XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
-        let layout = StorageLayout(prefix: prefix)
-        let pusher = ArchiveOperation(store: s3, layout: layout)
-        for number in 1...4 {
-            let segment = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: number), in: source,
-                                                        segmentSize: Self.segmentSize)
-            _ = try pusher.archive(path: segment.path)
-        }
-        // Three connections at once, as the worker uses them; the end of the archive is quiet.
-        let stores: [any ObjectStore] = [s3, try S3Store(settings: server.settings()), try S3Store(settings: server.settings())]
-        let prefetch = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 1),
-                                                     destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
-        XCTAssertEqual(PrefetchWorker(prefetch: prefetch).runBatch(stores: stores, layout: layout, searchesLegacyFlatLayout: false,
-                                         preferredSuffix: ".zst", segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))), 3)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 3)
-        let next = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 2),
-                                                 destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
-        XCTAssertNotNil(next.serve())
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 2)
     }
 }

@@ -3,45 +3,14 @@ import XCTest
 import TestSupport
 @testable import WALArchive
 
-/// Push-ahead: one `wal-push` call stores the ready files after its own, records only what was
-/// stored, and PostgreSQL's later calls for them return 0 without a request.
+/// Push-ahead through a directory archive: one `wal-push` call stores the ready files after its
+/// own, records only what was stored, and PostgreSQL's later calls for them return 0 without a
+/// request.
 final class PushAheadTests: XCTestCase {
-    static let segmentSize = 1 << 20
-
-    struct Cluster {
-        var dataDirectory: String
-        var environment: [String: String]
-        var walDirectory: String { dataDirectory + "/pg_wal" }
-        var recordDirectory: String { walDirectory + "/.wal-archive/pushed" }
-
-        func path(_ number: Int) -> String { walDirectory + "/" + segmentName(timeline: 1, number: number) }
-
-        func records() throws -> [String] {
-            guard FileManager.default.fileExists(atPath: recordDirectory) else { return [] }
-            return try FileManager.default.contentsOfDirectory(atPath: recordDirectory).sorted()
-        }
-
-        func configuration() throws -> Configuration {
-            try Configuration.load(options: CommandLineOptions(), environment: HermeticEnvironment.merged(with: environment))
-        }
-    }
-
-    /// Segments 1…`count` in `pg_wal`, each marked `.ready`.
-    func makeCluster(count: Int, environment: [String: String]) throws -> Cluster {
-        let dataDirectory = try makeTemporaryDirectory(self, "pushahead-pgdata")
-        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal/archive_status", withIntermediateDirectories: true)
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
-            XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/pg_wal/archive_status/\(name).ready", contents: Data()))
-        }
-        return Cluster(dataDirectory: dataDirectory, environment: HermeticEnvironment.merged(with: environment))
-    }
-
-    func directoryCluster(count: Int, concurrency: Int = 3) throws -> (Cluster, archiveRoot: String) {
+    func directoryCluster(count: Int, concurrency: Int = 3) throws -> (PushAheadCluster, archiveRoot: String) {
         let archiveRoot = try makeTemporaryDirectory(self, "pushahead-archive")
-        let cluster = try makeCluster(count: count, environment: ["WAL_ARCHIVE_URL": "file://" + archiveRoot,
-                                                                  "WAL_ARCHIVE_PUSH_AHEAD": String(concurrency)])
+        let cluster = try PushAheadCluster.make(self, count: count, environment: ["WAL_ARCHIVE_URL": "file://" + archiveRoot,
+                                                                                   "WAL_ARCHIVE_PUSH_AHEAD": String(concurrency)])
         return (cluster, archiveRoot)
     }
 
@@ -67,30 +36,6 @@ final class PushAheadTests: XCTestCase {
         XCTAssertEqual(try cluster.records(), [])
     }
 
-    func testLaterCallsThroughTheCommandMakeNoRequests() throws {
-        let server = try LocalS3Server.shared()
-        let prefix = String(server.uniquePrefix("pushahead").dropLast())
-        let environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
-                           "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
-                           "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey,
-                           "WAL_ARCHIVE_PUSH_AHEAD": "2", "WAL_ARCHIVE_MAX_ATTEMPTS": "1"]
-        let cluster = try makeCluster(count: 4, environment: environment)
-        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: environment), 0)
-        XCTAssertEqual(try cluster.records().count, 3)
-        let s3 = try S3Store(settings: server.settings())
-        let keys = try s3.list(prefix: prefix + "/", delimiter: nil, startAfter: nil, limit: 100).keys
-        XCTAssertEqual(keys.map { String(FileOperations.baseName($0).prefix(24)) }.sorted(),
-                       (1...4).map { segmentName(timeline: 1, number: $0) })
-
-        // With the endpoint unreachable, a recorded file still returns 0 (no request is
-        // made), and an unrecorded one fails: the record is what answered.
-        var unreachable = environment
-        unreachable["WAL_ARCHIVE_ENDPOINT"] = "http://127.0.0.1:9"
-        unreachable["WAL_ARCHIVE_PUSH_AHEAD"] = "0"
-        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(2)], environment: unreachable), 0)
-        XCTAssertEqual(PushCommand.run(arguments: [cluster.path(2)], environment: unreachable), 1, "the record was used up")
-    }
-
     func testFailedUploadsLeaveNoRecord() throws {
         let (cluster, archiveRoot) = try directoryCluster(count: 4)
         // 2: not a valid WAL file for its name; 3: a different file already archived as 3.
@@ -99,7 +44,7 @@ final class PushAheadTests: XCTestCase {
         try bytes.write(to: URL(fileURLWithPath: cluster.path(2)))
         let other = try makeTemporaryDirectory(self, "pushahead-other")
         let conflicting = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: 3), in: other,
-                                                        segmentSize: Self.segmentSize, seed: 99)
+                                                        segmentSize: PushAheadCluster.segmentSize, seed: 99)
         let date = try FileOperations.modificationTime(cluster.path(3))
         try TestSegments.setModificationTime(conflicting.path, date)
         _ = try ArchiveOperation(store: DirectoryStore(root: archiveRoot), layout: StorageLayout(prefix: "")).archive(path: conflicting.path)
@@ -119,7 +64,7 @@ final class PushAheadTests: XCTestCase {
         var before = stat()
         XCTAssertEqual(stat(cluster.path(2), &before), 0)
         let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: cluster.path(2)))
-        try handle.seek(toOffset: UInt64(Self.segmentSize - 1))
+        try handle.seek(toOffset: UInt64(PushAheadCluster.segmentSize - 1))
         try handle.write(contentsOf: Data([0x5a]))
         try handle.close()
         var times = [before.st_atim, before.st_mtim]

@@ -144,7 +144,7 @@ final class SegmentPayloadTests: XCTestCase {
     }
 
     func testRealWALSegmentRoundTripsWithItsNameChecked() throws {
-        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let segment = try RealWALFixture.segment()
         let name = try WALFileName(parsing: segment.lastPathComponent)
         let original = try [UInt8](Data(contentsOf: segment))
         let target = try restoreDirectory()
@@ -163,7 +163,7 @@ final class SegmentPayloadTests: XCTestCase {
     }
 
     func testObjectFoundUnderTheWrongNameIsRefusedEvenWithAGoodChecksum() throws {
-        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let segment = try RealWALFixture.segment()
         let name = try WALFileName(parsing: segment.lastPathComponent)
         let wrongName = try XCTUnwrap(name.nextSegment(segmentSize: XCTUnwrap(WALSegmentSize(bytes: 1 << 20))))
         let upload = try PreparedUpload(sourcePath: segment.path, algorithm: .zstd, temporaryDirectory: directory.path)
@@ -279,7 +279,7 @@ final class SegmentPayloadTests: XCTestCase {
     }
 
     func testObjectsWithoutMetadataAreDecodedBySuffixAndCheckedByStructure() throws {
-        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let segment = try RealWALFixture.segment()
         let name = try WALFileName(parsing: segment.lastPathComponent)
         let original = try [UInt8](Data(contentsOf: segment))
         let target = try restoreDirectory()

@@ -3,24 +3,6 @@ import XCTest
 import TestSupport
 @testable import WALArchive
 
-/// Completed 1 MiB segments from a real PostgreSQL 15 cluster, made once per test process.
-enum RealWALSegments {
-    nonisolated(unsafe) private static var made: Result<[URL], Error>?
-
-    static let copies = FileManager.default.temporaryDirectory.appendingPathComponent("wal-archive-real-wal-\(getpid())")
-
-    static func paths() throws -> [URL] {
-        if made == nil {
-            made = Result {
-                try FileManager.default.createDirectory(at: copies, withIntermediateDirectories: true)
-                return try PostgresCluster.makeCompletedWALSegments(count: 2, walSegmentSizeMB: 1, into: copies)
-            }
-            atexit { try? FileManager.default.removeItem(at: RealWALSegments.copies) }
-        }
-        return try XCTUnwrap(made).get()
-    }
-}
-
 /// Writes synthetic WAL files for tests: a correct long page header, then content.
 enum SyntheticWAL {
     static func header(for name: WALFileName, segmentSize: WALSegmentSize, magic: UInt16 = 0xD110,
@@ -69,34 +51,33 @@ final class WALValidationTests: XCTestCase {
         }
     }
 
-    // MARK: Real WAL from PostgreSQL 15
+    // MARK: Real WAL from PostgreSQL 15 (the committed fixture)
 
-    func testRealPostgreSQL15SegmentsPass() throws {
-        for segment in try RealWALSegments.paths() {
-            let name = try WALFileName(parsing: segment.lastPathComponent)
-            let validated = try WALFileValidator.validate(path: segment.path, as: name)
-            XCTAssertEqual(validated.size, 1 << 20)
-            XCTAssertEqual(validated.postgresMajorVersion, 15)
-            XCTAssertEqual(validated.header?.segmentSize, 1 << 20)
-            XCTAssertEqual(validated.header?.blockSize, 8192)
-            XCTAssertEqual(validated.header?.timeline, 1)
-        }
+    func testRealPostgreSQL15SegmentPasses() throws {
+        let segment = try RealWALFixture.segment()
+        let name = try WALFileName(parsing: segment.lastPathComponent)
+        let validated = try WALFileValidator.validate(path: segment.path, as: name)
+        XCTAssertEqual(validated.size, 1 << 20)
+        XCTAssertEqual(validated.postgresMajorVersion, 15)
+        XCTAssertEqual(validated.header?.segmentSize, 1 << 20)
+        XCTAssertEqual(validated.header?.blockSize, 8192)
+        XCTAssertEqual(validated.header?.timeline, 1)
     }
 
     func testRealSegmentRenamedToAnotherPositionIsRefused() throws {
-        let segments = try RealWALSegments.paths()
-        let original = try WALFileName(parsing: segments[0].lastPathComponent)
+        let segment = try RealWALFixture.segment()
+        let original = try WALFileName(parsing: segment.lastPathComponent)
         let oneMiB = try XCTUnwrap(WALSegmentSize(bytes: 1 << 20))
         let otherName = try XCTUnwrap(original.nextSegment(segmentSize: oneMiB)?.nextSegment(segmentSize: oneMiB))
         let renamed = path(otherName.description)
-        try FileManager.default.copyItem(atPath: segments[0].path, toPath: renamed)
+        try FileManager.default.copyItem(atPath: segment.path, toPath: renamed)
         try assertRefused(renamed, as: otherName.description) {
             if case .pageAddressMismatch = $0 { return true } else { return false }
         }
     }
 
     func testRealSegmentUnderALowerTimelineNameIsRefusedAndUnderAHigherOneAccepted() throws {
-        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let segment = try RealWALFixture.segment()
         let name = try WALFileName(parsing: segment.lastPathComponent)
         // Timeline 2's first segment starts as a copy of timeline 1's: its header says 1.
         let onTimeline2 = path("00000002" + name.description.dropFirst(8))
@@ -114,7 +95,7 @@ final class WALValidationTests: XCTestCase {
     }
 
     func testRealSegmentTruncatedIsRefused() throws {
-        let segment = try XCTUnwrap(RealWALSegments.paths().first)
+        let segment = try RealWALFixture.segment()
         let copy = path(segment.lastPathComponent)
         let bytes = try Data(contentsOf: segment)
         for length in [0, 1, 39, 40, 8192, bytes.count - 1] {
@@ -173,46 +154,22 @@ final class WALValidationTests: XCTestCase {
         let name = try WALFileName(parsing: "000000010000000000000010")
         let file = path(name.description)
         let good = SyntheticWAL.header(for: name, segmentSize: size)
-
-        var shortHeader = good
-        shortHeader.info = 0
-        try SyntheticWAL.writeSegment(shortHeader, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) { $0 == .invalidInfoBits(name: name.description, info: 0) }
-
-        var unknownFlag = good
-        unknownFlag.info = 0x0012
-        try SyntheticWAL.writeSegment(unknownFlag, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) { $0 == .invalidInfoBits(name: name.description, info: 0x12) }
-
-        var oddSize = good
-        oddSize.segmentSize = 3 << 20
-        try SyntheticWAL.writeSegment(oddSize, size: 3 << 20, to: file)
-        try assertRefused(file, as: name.description) {
-            $0 == .invalidSegmentSize(name: name.description, segmentSize: 3 << 20)
-        }
-
-        var otherSize = good
-        otherSize.segmentSize = 2 << 20
-        try SyntheticWAL.writeSegment(otherSize, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) {
-            $0 == .truncated(name: name.description, size: 1 << 20, expected: 2 << 20)
-        }
-
-        var badBlock = good
-        badBlock.blockSize = 8000
-        try SyntheticWAL.writeSegment(badBlock, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) { $0 == .invalidBlockSize(name: name.description, blockSize: 8000) }
-
-        var zeroTimeline = good
-        zeroTimeline.timeline = 0
-        try SyntheticWAL.writeSegment(zeroTimeline, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) { $0 == .timelineMismatch(name: name.description, found: 0) }
-
-        var wrongAddress = good
-        wrongAddress.pageAddress += 1 << 20
-        try SyntheticWAL.writeSegment(wrongAddress, size: 1 << 20, to: file)
-        try assertRefused(file, as: name.description) {
-            $0 == .pageAddressMismatch(name: name.description, found: 0x1100000, expected: 0x1000000)
+        let n = name.description
+        // One wrong field each: (what changes, the file's size, the refusal it must cause).
+        let cases: [(change: (inout WALLongPageHeader) -> Void, fileSize: Int64, refusal: WALValidationError)] = [
+            ({ $0.info = 0 }, 1 << 20, .invalidInfoBits(name: n, info: 0)),
+            ({ $0.info = 0x0012 }, 1 << 20, .invalidInfoBits(name: n, info: 0x12)),
+            ({ $0.segmentSize = 3 << 20 }, 3 << 20, .invalidSegmentSize(name: n, segmentSize: 3 << 20)),
+            ({ $0.segmentSize = 2 << 20 }, 1 << 20, .truncated(name: n, size: 1 << 20, expected: 2 << 20)),
+            ({ $0.blockSize = 8000 }, 1 << 20, .invalidBlockSize(name: n, blockSize: 8000)),
+            ({ $0.timeline = 0 }, 1 << 20, .timelineMismatch(name: n, found: 0)),
+            ({ $0.pageAddress += 1 << 20 }, 1 << 20, .pageAddressMismatch(name: n, found: 0x1100000, expected: 0x1000000)),
+        ]
+        for (change, fileSize, refusal) in cases {
+            var header = good
+            change(&header)
+            try SyntheticWAL.writeSegment(header, size: fileSize, to: file)
+            try assertRefused(file, as: n) { $0 == refusal }
         }
     }
 
