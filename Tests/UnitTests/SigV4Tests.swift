@@ -4,7 +4,9 @@ import XCTest
 
 /// Runs the S3 documentation's worked examples and the AWS SigV4 test suite (see
 /// Fixtures/sigv4/SOURCE.md) through `SigV4Signer`, comparing canonical request, string to
-/// sign and signature byte for byte.
+/// sign and signature byte for byte, and what goes on the wire: the whole signed request of
+/// the suite (every header the signer adds, Authorization with its Credential= and
+/// SignedHeaders=), and the documented Authorization header of the S3 examples.
 final class SigV4Tests: XCTestCase {
     private static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/sigv4")
 
@@ -88,16 +90,37 @@ final class SigV4Tests: XCTestCase {
                            signSessionToken: !testCase.omitSessionToken)
     }
 
+    /// Everything the case's fixtures give for `signed`, next to what the signer produced: one
+    /// comparison shows every part that differs.
     private func assertMatches(_ testCase: SigningCase, normalizePath: Bool,
                                file: StaticString = #filePath, line: UInt = #line) throws {
         let signed = sign(testCase, normalizePath: normalizePath)
-        XCTAssertEqual(signed.canonicalRequest, testCase.expectedCanonicalRequest, "\(testCase.name): canonical request",
-                       file: file, line: line)
-        XCTAssertEqual(signed.stringToSign, testCase.expectedStringToSign, "\(testCase.name): string to sign",
-                       file: file, line: line)
-        XCTAssertEqual(signed.signature, testCase.expectedSignature, "\(testCase.name): signature", file: file, line: line)
+        var expected = ["canonical request": testCase.expectedCanonicalRequest,
+                        "string to sign": testCase.expectedStringToSign, "signature": testCase.expectedSignature]
+        var actual = ["canonical request": signed.canonicalRequest, "string to sign": signed.stringToSign,
+                      "signature": signed.signature]
+        if let signedRequest = testCase.expectedSignedRequest {
+            expected["signed request"] = signedRequest.normalized
+            actual["signed request"] = RawHTTPRequest(requestLine: testCase.rawRequest.requestLine,
+                                                      headers: testCase.rawRequest.headers + signed.addedHeaders,
+                                                      body: testCase.rawRequest.body).normalized
+        }
         let authorization = signed.addedHeaders.first { $0.name == "Authorization" }?.value ?? ""
-        XCTAssertTrue(authorization.hasSuffix("Signature=" + testCase.expectedSignature), testCase.name, file: file, line: line)
+        if let documented = testCase.expectedAuthorization {
+            expected["authorization"] = Self.authorizationFields(documented)
+            actual["authorization"] = Self.authorizationFields(authorization)
+        }
+        XCTAssertEqual(actual, expected, testCase.name, file: file, line: line)
+        XCTAssertTrue(testCase.expectedSignedRequest != nil || testCase.expectedAuthorization != nil,
+                      "\(testCase.name): nothing to compare the Authorization header with", file: file, line: line)
+    }
+
+    /// `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` with its fields one per
+    /// line: the AWS page writes no space after the commas, signers write one, S3 takes both.
+    private static func authorizationFields(_ value: String) -> String {
+        guard let space = value.firstIndex(of: " ") else { return value }
+        return ([String(value[..<space])] + value[value.index(after: space)...].split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }).joined(separator: "\n")
     }
 
     // MARK: - Fixture parsing
@@ -112,10 +135,56 @@ final class SigV4Tests: XCTestCase {
         var signBody: Bool
         var omitSessionToken: Bool
         var request: SigV4Signer.Request
+        var rawRequest: RawHTTPRequest
         var payloadHash: String
         var expectedCanonicalRequest: String
         var expectedStringToSign: String
         var expectedSignature: String
+        /// `header-signed-request.txt` (the aws-c-auth suite).
+        var expectedSignedRequest: RawHTTPRequest?
+        /// `header-authorization.txt` (the S3 documentation's examples).
+        var expectedAuthorization: String?
+    }
+
+    /// A raw HTTP request as the suites write it: request line with an unencoded target,
+    /// `name:value` headers (continuation lines start with blanks and are joined to their
+    /// header), blank line, body.
+    private struct RawHTTPRequest {
+        var requestLine: String
+        var headers: [(name: String, value: String)]
+        var body: String
+
+        init(requestLine: String, headers: [(name: String, value: String)], body: String) {
+            self.requestLine = requestLine
+            self.headers = headers
+            self.body = body
+        }
+
+        init(parsing raw: String) {
+            var lines = raw.components(separatedBy: "\n")
+            while lines.first == "" { lines.removeFirst() }
+            requestLine = lines.isEmpty ? "" : lines.removeFirst()
+            headers = []
+            while let line = lines.first, !line.isEmpty {
+                lines.removeFirst()
+                if line.first == " " || line.first == "\t", !headers.isEmpty {
+                    headers[headers.count - 1].value += " " + line.trimmingCharacters(in: .whitespaces)
+                    continue
+                }
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers.append((name: String(line[..<colon]),
+                                value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+            }
+            body = lines.dropFirst().joined(separator: "\n")
+        }
+
+        /// Request line, headers as `name:value` with the name lower-cased (HTTP header names
+        /// are case-insensitive) in sorted order (the suite lists the session token before the
+        /// date, the signer after it), blank line, body.
+        var normalized: String {
+            ([requestLine] + headers.map { $0.name.lowercased() + ":" + $0.value }.sorted() + ["", body])
+                .joined(separator: "\n")
+        }
     }
 
     private struct Context: Decodable {
@@ -149,7 +218,11 @@ final class SigV4Tests: XCTestCase {
         guard let date = ISO8601DateFormatter().date(from: context.timestamp) else {
             throw NSError(domain: "SigV4Tests", code: 1, userInfo: [NSLocalizedDescriptionKey: "bad timestamp in \(path)"])
         }
-        var (request, body) = try parseRequest(try text("request.txt"), in: path)
+        func optionalText(_ name: String) throws -> String? {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path) ? try text(name) : nil
+        }
+        let rawRequest = RawHTTPRequest(parsing: try text("request.txt"))
+        var (request, body) = try parseRequest(rawRequest, in: path)
         var payloadHash = SigV4Signer.emptyPayloadHash
         if let index = request.headers.firstIndex(where: { $0.name.lowercased() == "x-amz-content-sha256" }) {
             payloadHash = request.headers.remove(at: index).value.trimmingCharacters(in: .whitespaces)
@@ -166,38 +239,25 @@ final class SigV4Tests: XCTestCase {
             time: UTCTime(secondsSinceEpoch: Int64(date.timeIntervalSince1970)),
             normalize: context.normalize, signBody: context.sign_body,
             omitSessionToken: context.omit_session_token ?? false,
-            request: request, payloadHash: payloadHash,
+            request: request, rawRequest: rawRequest, payloadHash: payloadHash,
             expectedCanonicalRequest: try text("header-canonical-request.txt"),
             expectedStringToSign: try text("header-string-to-sign.txt"),
-            expectedSignature: try text("header-signature.txt"))
+            expectedSignature: try text("header-signature.txt"),
+            expectedSignedRequest: try optionalText("header-signed-request.txt").map(RawHTTPRequest.init(parsing:)),
+            expectedAuthorization: try optionalText("header-authorization.txt"))
     }
 
-    /// A raw HTTP request as the suites write it: request line with an unencoded target,
-    /// `name:value` headers (continuation lines start with blanks), blank line, body.
-    /// The headers the signer adds itself (date, Authorization placeholder) are dropped.
-    private static func parseRequest(_ raw: String, in path: String) throws -> (SigV4Signer.Request, String) {
-        var lines = raw.components(separatedBy: "\n")
-        while lines.first == "" { lines.removeFirst() }
-        let requestLine = lines.removeFirst()
+    /// The signer's input from a raw request: the target split into unencoded path and query,
+    /// without the headers the signer adds itself (date, Authorization placeholder).
+    private static func parseRequest(_ raw: RawHTTPRequest, in path: String) throws -> (SigV4Signer.Request, String) {
+        let requestLine = raw.requestLine
         guard let space = requestLine.firstIndex(of: " "), let version = requestLine.range(of: " HTTP/", options: .backwards) else {
             throw NSError(domain: "SigV4Tests", code: 2, userInfo: [NSLocalizedDescriptionKey: "bad request line in \(path)"])
         }
         let method = String(requestLine[..<space])
         let target = String(requestLine[requestLine.index(after: space)..<version.lowerBound])
-        var headers: [(name: String, value: String)] = []
-        while let line = lines.first, !line.isEmpty {
-            lines.removeFirst()
-            if line.first == " " || line.first == "\t", !headers.isEmpty {
-                headers[headers.count - 1].value += " " + line.trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = String(line[..<colon])
-            let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            if ["authorization", "x-amz-date"].contains(name.lowercased()) { continue }
-            headers.append((name: name, value: value))
-        }
-        let body = lines.dropFirst().joined(separator: "\n")
+        let headers = raw.headers.filter { !["authorization", "x-amz-date"].contains($0.name.lowercased()) }
+        let body = raw.body
 
         var rawPath = target
         var query: [(name: String, value: String)] = []
