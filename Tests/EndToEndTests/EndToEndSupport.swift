@@ -135,8 +135,13 @@ extension XCTestCase {
         let target: RecoveryTarget = targetByLSN
             ? .lsn(try origin.sql("SELECT pg_current_wal_insert_lsn()"))
             : .time(try origin.sql("SELECT clock_timestamp()"))
-        // Commit timestamps have microsecond resolution: make the next commit clearly later.
-        usleep(20_000)
+        // Commit timestamps have microsecond resolution: the next commit must come after the
+        // target, so wait until the server's clock has passed it.
+        if case .time(let time) = target {
+            XCTAssertTrue(PostgresCluster.poll(timeoutSeconds: 10) {
+                (try? origin.sql("SELECT clock_timestamp() > '\(time)'::timestamptz")) == "t"
+            }, "the server's clock did not pass \(time)")
+        }
         try origin.sql("INSERT INTO events SELECT g, 'after' FROM generate_series(5001, 6000) AS g")
         let lastSegment = try origin.switchWAL()
         try origin.waitUntilArchived(lastSegment)
@@ -147,6 +152,17 @@ extension XCTestCase {
         XCTAssertFalse(origin.serverLog().contains("archive command failed"), origin.serverLogTail())
         return ArchivedHistory(origin: origin, backup: backup, target: target, rowsBeforeTarget: 5000,
                                rowsAfterTarget: 1000, lastSegment: lastSegment)
+    }
+
+    /// A new cluster restored from `history`'s base backup with `settings`, started and waited
+    /// for until recovery ended and it accepts writes (promoted); `track` gets it before it
+    /// starts, so a failed start still cleans it up.
+    func recoverAndPromote(_ history: ArchivedHistory, settings: [String], track: (PostgresCluster) -> Void) throws -> PostgresCluster {
+        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: settings)
+        track(restored)
+        try restored.start()
+        try restored.waitUntilPromoted()
+        return restored
     }
 
     /// Counts rows of `events` per phase, e.g. `["before": 5000]`.

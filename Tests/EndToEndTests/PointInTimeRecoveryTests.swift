@@ -31,11 +31,8 @@ final class PointInTimeRecoveryTests: XCTestCase {
         XCTAssertTrue(keys.contains { $0.hasSuffix(".backup.zst") }, "backup history file missing: \(keys)")
 
         // Step 2: point-in-time recovery into a new directory.
-        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
-            destination, [history.target.setting, "recovery_target_action = 'promote'"]))
-        track(restored)
-        try restored.start()
-        try restored.waitUntilPromoted()
+        let restored = try recoverAndPromote(history, settings: try recoverySettings(
+            destination, [history.target.setting, "recovery_target_action = 'promote'"]), track: track)
         XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget])
         let log = restored.serverLog()
         XCTAssertTrue(log.contains("restored log file \"00000001") && log.contains("from archive"), log)
@@ -53,11 +50,8 @@ final class PointInTimeRecoveryTests: XCTestCase {
         assertArchived(timelineTwoSegment, in: keysAfterPromotion)
         try restored.stop()
 
-        let latest = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
-            destination, ["recovery_target_timeline = 'latest'"]))
-        track(latest)
-        try latest.start()
-        try latest.waitUntilPromoted()
+        let latest = try recoverAndPromote(history, settings: try recoverySettings(
+            destination, ["recovery_target_timeline = 'latest'"]), track: track)
         XCTAssertEqual(try rowsByPhase(latest), ["before": history.rowsBeforeTarget, "timeline 2": 500])
         XCTAssertEqual(try latest.currentTimeline(), 3)
     }
@@ -70,11 +64,8 @@ final class PointInTimeRecoveryTests: XCTestCase {
                                          track: track)
         assertArchived(history.lastSegment, in: try destination.listKeys())
 
-        let restored = try PostgresCluster.restore(fromBaseBackup: history.backup, settings: try recoverySettings(
-            destination, [history.target.setting, "recovery_target_action = 'promote'"]))
-        track(restored)
-        try restored.start()
-        try restored.waitUntilPromoted()
+        let restored = try recoverAndPromote(history, settings: try recoverySettings(
+            destination, [history.target.setting, "recovery_target_action = 'promote'"]), track: track)
         XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget])
         XCTAssertTrue(restored.serverLog().contains("recovery stopping after WAL location (LSN)"), restored.serverLog())
     }
@@ -184,19 +175,8 @@ final class PointInTimeRecoveryTests: XCTestCase {
 
     /// A TCP port on 127.0.0.1 with nothing listening (bound, then released).
     private static func closedLocalPort() throws -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard probe >= 0 else { throw PostgresClusterError("socket() failed") }
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0
-            }
-        }
-        guard bound else { throw PostgresClusterError("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (probe, port) = try LoopbackSocket.bind()
+        close(probe)
+        return Int(port)
     }
 }
