@@ -7,12 +7,7 @@ final class SegmentPayloadTests: XCTestCase {
     private var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wal-payload-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+        directory = URL(fileURLWithPath: try makeTemporaryDirectory(self, "wal-payload"))
     }
 
     private func write(_ bytes: [UInt8], named name: String) throws -> String {
@@ -180,14 +175,20 @@ final class SegmentPayloadTests: XCTestCase {
         XCTAssertEqual(entries(target), [])
     }
 
-    func testFlippedByteInACompressedBodyFailsAndLeavesNothing() throws {
-        var generator = SeededGenerator(seed: 31)
-        let content = generator.walLikeBytes(count: 500_000)
-        let source = try write(content, named: "source")
-        let target = try restoreDirectory()
-        for algorithm in [CompressionAlgorithm.gzip, .zstd] {
+    /// WAL-like content from `seed`, prepared as an upload by each compressing algorithm.
+    private func compressedUploads(seed: UInt64, count: Int) throws
+        -> [(algorithm: CompressionAlgorithm, upload: PreparedUpload, good: [UInt8])] {
+        var generator = SeededGenerator(seed: seed)
+        let source = try write(generator.walLikeBytes(count: count), named: "source")
+        return try [CompressionAlgorithm.gzip, .zstd].map { algorithm in
             let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, temporaryDirectory: directory.path)
-            let good = body(of: upload)
+            return (algorithm, upload, body(of: upload))
+        }
+    }
+
+    func testFlippedByteInACompressedBodyFailsAndLeavesNothing() throws {
+        let target = try restoreDirectory()
+        for (algorithm, upload, good) in try compressedUploads(seed: 31, count: 500_000) {
             for position in [0, 20, good.count / 3, good.count / 2, good.count - 5, good.count - 1] {
                 var damaged = good
                 damaged[position] ^= 0x40
@@ -238,13 +239,8 @@ final class SegmentPayloadTests: XCTestCase {
     }
 
     func testTruncatedCompressedBodyFails() throws {
-        var generator = SeededGenerator(seed: 33)
-        let content = generator.walLikeBytes(count: 300_000)
-        let source = try write(content, named: "source")
         let target = try restoreDirectory()
-        for algorithm in [CompressionAlgorithm.gzip, .zstd] {
-            let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, temporaryDirectory: directory.path)
-            let good = body(of: upload)
+        for (algorithm, upload, good) in try compressedUploads(seed: 33, count: 300_000) {
             for length in [0, 10, good.count / 2, good.count - 1] {
                 let sink = try VerifyingFileSink(directory: target, expecting: nil)
                 try deliver(Array(good.prefix(length)), as: ObjectInfo(key: "t" + algorithm.keySuffix,

@@ -30,12 +30,7 @@ final class WALValidationTests: XCTestCase {
     private var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wal-validation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+        directory = URL(fileURLWithPath: try makeTemporaryDirectory(self, "wal-validation"))
     }
 
     private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
