@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// A real PostgreSQL 15 archives through `wal-push` and recovers to a
+/// A real PostgreSQL (15, 17 or 18: `scripts/run-tests --pg N`) archives through `wal-push` and recovers to a
 /// point in time through `wal-fetch`, against the signature-checking local S3 and a directory.
 final class PointInTimeRecoveryTests: XCTestCase {
     private var clusters: [PostgresCluster] = []

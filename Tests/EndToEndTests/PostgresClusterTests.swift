@@ -21,8 +21,9 @@ final class PostgresClusterTests: XCTestCase {
             XCTAssertTrue(name.hasPrefix("00000001"), name)
             let data = try Data(contentsOf: segment)
             XCTAssertEqual(data.count, 1024 * 1024)
-            // Long page header: xlp_magic 0xD110 (PostgreSQL 15), xlp_info has XLP_LONG_HEADER (0x0002).
-            XCTAssertEqual(UInt16(data[0]) | UInt16(data[1]) << 8, 0xD110)
+            // Long page header: the major's xlp_magic, xlp_info has XLP_LONG_HEADER (0x0002).
+            XCTAssertEqual(UInt16(data[0]) | UInt16(data[1]) << 8,
+                           WALPageMagic.magic(ofMajorVersion: try PostgresInstallation.selected().majorVersion))
             XCTAssertEqual(data[2] & 0x02, 0x02)
             let validated = try WALFileValidator.validate(path: segment.path, as: WALFileName(parsing: name))
             XCTAssertEqual(validated.postgresMajorVersion, 15)

@@ -26,7 +26,9 @@ public struct ArchiverStatus: Sendable, Equatable {
     public let lastFailedWAL: String
 }
 
-/// A real PostgreSQL 15 cluster in a private temporary directory, for tests.
+/// A real PostgreSQL cluster in a private temporary directory, for tests, of the installation
+/// the tests selected (`PostgresInstallation.selected()`: PostgreSQL 15 unless
+/// `WAL_ARCHIVE_TEST_PG` names another major) or of one given explicitly.
 ///
 /// PostgreSQL refuses to run as root, so when the tests run as root every PostgreSQL binary runs as
 /// user `postgres` through `runuser`, and everything the cluster touches lives in a directory that
@@ -34,7 +36,6 @@ public struct ArchiverStatus: Sendable, Equatable {
 /// test processes never collide on a port. `destroy()` (also called from `deinit` and at process
 /// exit) stops the postmaster, escalating to an immediate shutdown and SIGKILL, and removes the files.
 public final class PostgresCluster: @unchecked Sendable {
-    public static let binDirectory = "/usr/lib/postgresql/15/bin"
     public static let serviceUser = "postgres"
 
     public enum ShutdownMode: String, Sendable { case smart, fast, immediate }
@@ -42,6 +43,8 @@ public final class PostgresCluster: @unchecked Sendable {
     /// How a restored cluster starts: archive recovery (`recovery.signal`) or as a standby (`standby.signal`).
     public enum RecoveryMode: Sendable { case archiveRecovery, standby }
 
+    /// The PostgreSQL whose programs run this cluster.
+    public let installation: PostgresInstallation
     /// The private directory holding the data directory, socket, log, backups and scratch files.
     public let root: URL
     public let dataDirectory: URL
@@ -50,7 +53,8 @@ public final class PostgresCluster: @unchecked Sendable {
     public let port: Int = 5432
     private var destroyed = false
 
-    private init(root: URL) throws {
+    private init(root: URL, installation: PostgresInstallation) throws {
+        self.installation = installation
         self.root = root
         dataDirectory = root.appendingPathComponent("data")
         socketDirectory = root.appendingPathComponent("socket")
@@ -64,9 +68,11 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// `initdb` a new cluster. `initdbOptions` are passed through (e.g. `--wal-segsize=1`);
     /// `settings` are postgresql.conf lines appended after the cluster's own ones.
-    public static func initialize(initdbOptions: [String] = [], settings: [String] = []) throws -> PostgresCluster {
-        let cluster = try PostgresCluster(root: try makeServiceOwnedDirectory(prefix: "wal-archive-pg"))
-        try cluster.runAsService(binary("initdb"), [
+    public static func initialize(initdbOptions: [String] = [], settings: [String] = [],
+                                  installation: PostgresInstallation? = nil) throws -> PostgresCluster {
+        let cluster = try PostgresCluster(root: try makeServiceOwnedDirectory(prefix: "wal-archive-pg"),
+                                          installation: try installation ?? .selected())
+        try cluster.runAsService(cluster.binary("initdb"), [
             "--pgdata=\(cluster.dataDirectory.path)", "--username=postgres", "--auth=trust",
             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
         ] + initdbOptions, check: true)
@@ -80,10 +86,12 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// A new cluster whose data directory is a copy of the base backup `backup` (a plain-format
     /// `pg_basebackup` directory), with `settings` appended to postgresql.conf and the signal file
-    /// for `mode` created: exactly the steps of docs/pitr-runbook.md.
-    public static func restore(fromBaseBackup backup: URL, settings: [String],
-                               mode: RecoveryMode = .archiveRecovery) throws -> PostgresCluster {
-        let cluster = try PostgresCluster(root: try makeServiceOwnedDirectory(prefix: "wal-archive-pg-restore"))
+    /// for `mode` created: exactly the steps of docs/pitr-runbook.md. The backup must come from a
+    /// cluster of `installation`'s major version (default: the selected one).
+    public static func restore(fromBaseBackup backup: URL, settings: [String], mode: RecoveryMode = .archiveRecovery,
+                               installation: PostgresInstallation? = nil) throws -> PostgresCluster {
+        let cluster = try PostgresCluster(root: try makeServiceOwnedDirectory(prefix: "wal-archive-pg-restore"),
+                                          installation: try installation ?? .selected())
         try cluster.runAsService("/bin/cp", ["-a", backup.path, cluster.dataDirectory.path], check: true)
         try cluster.appendSettings(cluster.connectionSettings + settings)
         let signal = mode == .archiveRecovery ? "recovery.signal" : "standby.signal"
@@ -117,7 +125,7 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Throws with the log tail if the server does not come up (in recovery: until it is consistent),
     /// and as soon as the postmaster exits (e.g. recovery stopped by a FATAL).
     public func start(environment: [String: String] = [:], timeoutSeconds: Int = 120) throws {
-        let result = try runAsService(Self.binary("pg_ctl"), [
+        let result = try runAsService(binary("pg_ctl"), [
             "start", "--pgdata=\(dataDirectory.path)", "--log=\(logFile.path)", "--wait",
             "--timeout=\(timeoutSeconds)",
         ], environment: environment, timeoutSeconds: Double(timeoutSeconds + 10))
@@ -141,7 +149,7 @@ public final class PostgresCluster: @unchecked Sendable {
 
     public func stop(mode: ShutdownMode = .fast, timeoutSeconds: Int = 60) throws {
         guard isRunning else { return }
-        let result = try runAsService(Self.binary("pg_ctl"), [
+        let result = try runAsService(binary("pg_ctl"), [
             "stop", "--pgdata=\(dataDirectory.path)", "--mode=\(mode.rawValue)", "--wait",
             "--timeout=\(timeoutSeconds)",
         ], timeoutSeconds: Double(timeoutSeconds + 10))
@@ -168,7 +176,7 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Runs SQL through psql (unaligned, tuples only, stop on error) and returns its output, trimmed.
     @discardableResult
     public func sql(_ statements: String, database: String = "postgres") throws -> String {
-        let result = try runAsService(Self.binary("psql"), [
+        let result = try runAsService(binary("psql"), [
             "--no-psqlrc", "--no-align", "--tuples-only", "--quiet", "--set=ON_ERROR_STOP=1",
             "--host=\(socketDirectory.path)", "--port=\(port)", "--username=postgres",
             "--dbname=\(database)", "--command=\(statements)",
@@ -230,7 +238,7 @@ public final class PostgresCluster: @unchecked Sendable {
         let backups = root.appendingPathComponent("backups")
         try runAsService("/bin/mkdir", ["-p", backups.path], check: true)
         let target = backups.appendingPathComponent(name)
-        let result = try runAsService(Self.binary("pg_basebackup"), [
+        let result = try runAsService(binary("pg_basebackup"), [
             "--host=\(socketDirectory.path)", "--port=\(port)", "--username=postgres",
             "--pgdata=\(target.path)", "--wal-method=stream", "--checkpoint=fast",
         ], timeoutSeconds: 300)
@@ -276,14 +284,14 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Produces `count` completed WAL segments holding real row data (as PostgreSQL hands them to
     /// `archive_command`) and copies them into `directory`, which must exist. Returns their paths in
     /// WAL order. `walSegmentSizeMB` is any size initdb accepts (1 … 1024, a power of two).
-    public static func makeCompletedWALSegments(count: Int, walSegmentSizeMB: Int = 16,
-                                                into directory: URL) throws -> [URL] {
+    public static func makeCompletedWALSegments(count: Int, walSegmentSizeMB: Int = 16, into directory: URL,
+                                                installation: PostgresInstallation? = nil) throws -> [URL] {
         let archive = try makeServiceOwnedDirectory(prefix: "wal-archive-segments")
         defer { try? FileManager.default.removeItem(at: archive) }
         let cluster = try initialize(initdbOptions: ["--wal-segsize=\(walSegmentSizeMB)"], settings: [
             "archive_mode = on",
             "archive_command = 'test ! -f \(archive.path)/%f && cp %p \(archive.path)/%f'",
-        ])
+        ], installation: installation)
         defer { cluster.destroy() }
         try cluster.start()
         try cluster.sql("CREATE TABLE filler (id bigint, payload text)")
@@ -356,7 +364,7 @@ public final class PostgresCluster: @unchecked Sendable {
     private static func changeOwnerToService(_ path: String) throws {
         guard geteuid() == 0 else { return }
         guard let account = getpwnam(serviceUser) else {
-            throw PostgresClusterError("user \(serviceUser) does not exist (install postgresql-15)")
+            throw PostgresClusterError("user \(serviceUser) does not exist (install postgresql-15, whose package creates it)")
         }
         guard chown(path, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
             throw PostgresClusterError("chown \(path) failed: \(String(cString: strerror(errno)))")
@@ -365,7 +373,7 @@ public final class PostgresCluster: @unchecked Sendable {
 
     // MARK: - Processes
 
-    static func binary(_ name: String) -> String { "\(binDirectory)/\(name)" }
+    func binary(_ name: String) -> String { installation.binary(name) }
 
     /// Runs a program as user `postgres` (via runuser when the tests run as root, directly otherwise).
     @discardableResult
