@@ -107,7 +107,7 @@ final class SegmentPayloadTests: XCTestCase {
 
     func testAnonymousFileFallbackLeavesNoName() throws {
         // tmpfs and ext4 support O_TMPFILE; the fallback is exercised directly.
-        let descriptor = try PreparedUpload.anonymousFile(in: directory.path)
+        let descriptor = try AnonymousFile.create(in: directory.path)
         defer { close(descriptor) }
         XCTAssertGreaterThanOrEqual(descriptor, 0)
         XCTAssertEqual(entries(directory.path), [])

@@ -78,7 +78,7 @@ public struct ArchiveOperation {
         do {
             outcome = try store.put(request)
         } catch {
-            guard Self.isConditionalWriteUnsupported(error) else { throw .storage(error, key: key) }
+            guard error.isConditionalWriteUnsupported else { throw .storage(error, key: key) }
             request.ifAbsent = false
             do {
                 outcome = try store.put(request)
@@ -126,11 +126,5 @@ public struct ArchiveOperation {
             throw .conflict(key: key, detail: "archived SHA-256 \(archived.prefix(16))…, this file \(upload.originalSHA256Hex.prefix(16))…")
         }
         return .alreadyArchived(key: key)
-    }
-
-    /// 501 Not Implemented / `NotImplemented`: the server ignores or refuses `If-None-Match`.
-    static func isConditionalWriteUnsupported(_ error: StorageError) -> Bool {
-        guard case .rejected(let status, let code, _, _) = error else { return false }
-        return status == 501 || code == "NotImplemented"
     }
 }

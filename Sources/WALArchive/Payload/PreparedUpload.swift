@@ -32,7 +32,9 @@ public final class PreparedUpload {
                 do { compressor = try StreamCompressor(algorithm: algorithm, level: level) } catch {
                     throw .compression(error, path: sourcePath)
                 }
-                body = try Self.anonymousFile(in: temporaryDirectory)
+                do { body = try AnonymousFile.create(in: temporaryDirectory) } catch {
+                    throw .localIO(operation: "create a temporary file in", path: temporaryDirectory, detail: String(cString: strerror(error.code)))
+                }
             }
             let writer = BodyWriter(descriptor: body, path: temporaryDirectory)
             let original = try Self.encode(source: source, path: sourcePath, compressor: compressor, writer: writer)
@@ -95,26 +97,6 @@ public final class PreparedUpload {
     public func putRequest(key: String, ifAbsent: Bool = true, storageClass: String? = nil) -> PutRequest {
         PutRequest(key: key, fileDescriptor: fileDescriptor, length: bodyLength, sha256Hex: bodySHA256Hex,
                    metadata: metadata.dictionary, ifAbsent: ifAbsent, storageClass: storageClass)
-    }
-
-    /// O_TMPFILE is not exported to Swift by Glibc (it needs _GNU_SOURCE); its value is
-    /// __O_TMPFILE (octal 20000000 on every Linux architecture) with O_DIRECTORY.
-    static let openTemporaryFile: Int32 = 0o20000000 | O_DIRECTORY
-
-    static func anonymousFile(in directory: String) throws(PayloadError) -> Int32 {
-        let descriptor = open(directory, openTemporaryFile | O_RDWR | O_CLOEXEC, 0o600)
-        if descriptor >= 0 { return descriptor }
-        guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL else {
-            throw .localIO(operation: "create a temporary file in", path: directory, detail: lastError())
-        }
-        var template = Array((directory + "/.wal-archive-upload.XXXXXX").utf8CString)
-        let fallback = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fallback >= 0 else {
-            throw .localIO(operation: "create a temporary file in", path: directory, detail: lastError())
-        }
-        _ = fcntl(fallback, F_SETFD, FD_CLOEXEC)
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        return fallback
     }
 
     private static func failure(_ error: CodecFailure<FileOperations.Failure>, _ path: String) -> PayloadError {

@@ -32,4 +32,11 @@ public enum StorageError: Error, Sendable, Equatable {
         case .sinkFailed(let detail): return detail
         }
     }
+
+    /// 501 Not Implemented / `NotImplemented`: the server ignores or refuses conditional writes
+    /// (`If-None-Match: *`).
+    public var isConditionalWriteUnsupported: Bool {
+        guard case .rejected(let status, let code, _, _) = self else { return false }
+        return status == 501 || code == "NotImplemented"
+    }
 }

@@ -13,6 +13,11 @@ public struct S3Settings: Sendable, Equatable {
         }
     }
 
+    /// AWS's regional endpoint, used when no endpoint is configured.
+    public static func awsEndpoint(region: String) -> String {
+        "https://s3.\(region).amazonaws.com"
+    }
+
     public var bucket: String
     /// Scheme, host and optional port, e.g. `https://s3.eu-west-1.amazonaws.com` or
     /// `http://127.0.0.1:9000`; nil means AWS's regional endpoint.

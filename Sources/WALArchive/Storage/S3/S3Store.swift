@@ -210,7 +210,7 @@ private struct Endpoint {
     var pathStyle: Bool
 
     init(settings: S3Settings) throws(StorageError) {
-        let url = settings.endpoint ?? "https://s3.\(settings.region).amazonaws.com"
+        let url = settings.endpoint ?? S3Settings.awsEndpoint(region: settings.region)
         guard let schemeEnd = url.firstRange(of: "://") else {
             throw .rejected(status: 0, code: "InvalidEndpoint", message: "endpoint \(url) has no scheme", requestID: "")
         }
