@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "wal-push", targets: ["wal-push"]),
         .executable(name: "wal-fetch", targets: ["wal-fetch"]),
+        .executable(name: "wal-archive", targets: ["wal-archive"]),
         .library(name: "WALArchive", targets: ["WALArchive"]),
     ],
     targets: [
@@ -18,6 +19,7 @@ let package = Package(
         .target(name: "WALArchive", dependencies: ["CCurl", "CCrypto", "CZlib", "CZstd"]),
         .executableTarget(name: "wal-push", dependencies: ["WALArchive"]),
         .executableTarget(name: "wal-fetch", dependencies: ["WALArchive"]),
+        .executableTarget(name: "wal-archive", dependencies: ["WALArchive"]),
         .executableTarget(name: "codec-bench", dependencies: ["WALArchive"], path: "bench/codec", exclude: ["run"]),
         // Test tiers, each runnable alone (`swift test --filter UnitTests`): no server at all;
         // the local S3 server; real PostgreSQL clusters.

@@ -318,14 +318,14 @@ public final class PostgresCluster: @unchecked Sendable {
     private static let toolsLock = NSLock()
     nonisolated(unsafe) private static var installedToolsDirectory: URL?
 
-    /// A directory user `postgres` can read and execute holding copies of the built `wal-push` and
-    /// `wal-fetch` (the clone may live where that user cannot read). Created once per test process.
+    /// A directory user `postgres` can read and execute holding copies of the built `wal-push`,
+    /// `wal-fetch` and `wal-archive` (the clone may live where that user cannot read). Created once per test process.
     public static func toolsDirectory() throws -> URL {
         toolsLock.lock()
         defer { toolsLock.unlock() }
         if let installed = installedToolsDirectory { return installed }
         let directory = try makeServiceOwnedDirectory(prefix: "wal-archive-tools")
-        for tool in ["wal-push", "wal-fetch"] {
+        for tool in ["wal-push", "wal-fetch", "wal-archive"] {
             let built = TestPaths.builtProducts.appendingPathComponent(tool)
             guard FileManager.default.isExecutableFile(atPath: built.path) else {
                 throw PostgresClusterError("\(built.path) is missing: build all products first (scripts/run-tests does)")

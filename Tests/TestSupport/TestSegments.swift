@@ -10,13 +10,17 @@ public enum TestSegments {
         public var bytes: Data
     }
 
-    public static func writeSegment(name: String, in directory: String, segmentSize: Int = 16 << 20, seed: UInt64 = 7) throws -> Segment {
+    /// The system identifier of the cluster the test segments come from, unless a test names another.
+    public static let systemIdentifier: UInt64 = 7_300_000_000_000_000_001
+
+    public static func writeSegment(name: String, in directory: String, segmentSize: Int = 16 << 20, seed: UInt64 = 7,
+                                    systemIdentifier: UInt64 = TestSegments.systemIdentifier) throws -> Segment {
         let fileName = try WALFileName(parsing: name)
         let size = try XCTUnwrap(WALSegmentSize(bytes: segmentSize))
         let address = try XCTUnwrap(fileName.startLSN(segmentSize: size), "\(name) cannot exist with \(size) segments")
         let header = WALLongPageHeader(magic: try XCTUnwrap(WALPageMagic.magic(ofMajorVersion: 15)), info: WALLongPageHeader.longHeaderFlag,
                                        timeline: fileName.timeline, pageAddress: address,
-                                       remainingLength: 0, systemIdentifier: 7_300_000_000_000_000_001,
+                                       remainingLength: 0, systemIdentifier: systemIdentifier,
                                        segmentSize: UInt32(segmentSize), blockSize: 8192)
         var bytes = Data(count: segmentSize)
         var generator = SeededGenerator(seed: seed ^ UInt64(fileName.segment))

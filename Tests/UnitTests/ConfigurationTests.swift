@@ -194,6 +194,26 @@ final class ConfigurationTests: XCTestCase {
                        "invalid value `none:1` for --compression; expected none with no level")
     }
 
+    func testCommandOptionsTakeShortAndLongForms() throws {
+        let own = [CommandOption("pgdata", short: "D"), CommandOption("wal-file")]
+        for arguments in [["-D", "/data"], ["-D/data"], ["--pgdata", "/data"], ["--pgdata=/data"]] {
+            let options = try CommandLineOptions.parse(arguments + ["--region", "r"], commandOptions: own)
+            XCTAssertEqual(options.commandValues, ["pgdata": "/data"], "\(arguments)")
+            XCTAssertEqual(options.values, ["region": "r"])
+            XCTAssertEqual(options.arguments, [])
+        }
+        XCTAssertEqual(try CommandLineOptions.parse(["--wal-file", "x"], commandOptions: own).commandValues, ["wal-file": "x"])
+        XCTAssertThrowsError(try CommandLineOptions.parse(["-D"], commandOptions: own)) {
+            XCTAssertEqual($0 as? ConfigurationError, .missingOptionValue("-D"))
+        }
+        XCTAssertThrowsError(try CommandLineOptions.parse(["-X", "1"], commandOptions: own)) {
+            XCTAssertEqual($0 as? ConfigurationError, .unknownOption("-X"))
+        }
+        XCTAssertThrowsError(try CommandLineOptions.parse(["--pgdata", "/data"]), "only where the command has it") {
+            XCTAssertEqual($0 as? ConfigurationError, .unknownOption("--pgdata"))
+        }
+    }
+
     func testCommandLineForms() throws {
         let options = try CommandLineOptions.parse(["--url=s3://b", "--legacy-flat-layout", "a", "--region", "r", "--", "--b"])
         XCTAssertEqual(options.values, ["url": "s3://b", "legacy-flat-layout": "true", "region": "r"])

@@ -1,4 +1,16 @@
-/// What a `wal-push`/`wal-fetch` command line asks for.
+/// An option of one command beyond the shared settings (`wal-archive init -D DATADIR`); it
+/// always takes a value.
+public struct CommandOption: Sendable, Equatable {
+    public var name: String
+    public var shortName: Character?
+
+    public init(_ name: String, short shortName: Character? = nil) {
+        self.name = name
+        self.shortName = shortName
+    }
+}
+
+/// What a `wal-push`/`wal-fetch`/`wal-archive` command line asks for.
 public struct CommandLineOptions: Sendable, Equatable {
     public enum Request: Sendable, Equatable {
         case run
@@ -10,13 +22,17 @@ public struct CommandLineOptions: Sendable, Equatable {
     /// Long option name (without `--`) → value; flags given without a value are "true".
     public var values: [String: String] = [:]
     public var configPath: String?
+    /// Values of the command's own options (`CommandOption`), by long name.
+    public var commandValues: [String: String] = [:]
     public var arguments: [String] = []
 
     public init() {}
 
     /// Parses `arguments` (without the program name). `--name value` and `--name=value`
-    /// both work; `--` ends the options.
-    public static func parse(_ arguments: [String]) throws(ConfigurationError) -> CommandLineOptions {
+    /// both work, and for the command's own options `-X value` and `-Xvalue`; `--` ends the
+    /// options.
+    public static func parse(_ arguments: [String], commandOptions: [CommandOption] = []) throws(ConfigurationError)
+        -> CommandLineOptions {
         var options = CommandLineOptions()
         var index = 0
         var optionsEnded = false
@@ -31,7 +47,21 @@ public struct CommandLineOptions: Sendable, Equatable {
                 optionsEnded = true
                 continue
             }
-            guard argument.hasPrefix("--") else { throw .unknownOption(argument) }
+            guard argument.hasPrefix("--") else {
+                let letter = argument.dropFirst().first
+                guard let option = commandOptions.first(where: { $0.shortName != nil && $0.shortName == letter }) else {
+                    throw .unknownOption(argument)
+                }
+                if argument.count > 2 {
+                    options.commandValues[option.name] = String(argument.dropFirst(2))
+                } else if index < arguments.count {
+                    options.commandValues[option.name] = arguments[index]
+                    index += 1
+                } else {
+                    throw .missingOptionValue(argument)
+                }
+                continue
+            }
             var name = String(argument.dropFirst(2))
             var inlineValue: String?
             if let equals = name.firstIndex(of: "=") {
@@ -45,6 +75,17 @@ public struct CommandLineOptions: Sendable, Equatable {
                 continue
             default:
                 break
+            }
+            if commandOptions.contains(where: { $0.name == name }) {
+                if let inlineValue {
+                    options.commandValues[name] = inlineValue
+                } else if index < arguments.count {
+                    options.commandValues[name] = arguments[index]
+                    index += 1
+                } else {
+                    throw .missingOptionValue("--" + name)
+                }
+                continue
             }
             let isConfig = name == "config"
             let setting = Self.setting(forOption: name)

@@ -17,6 +17,8 @@ public struct Configuration: Sendable, Equatable {
     public var pushAheadConcurrency: Int
 
     public var layout: StorageLayout { StorageLayout(prefix: prefix) }
+    /// Exactly which store this configuration reaches; keys every local record.
+    public var storeIdentity: StoreIdentity { StoreIdentity(destination: destination, prefix: prefix) }
 
     public static let defaultRegion = "us-east-1"
     /// `WAL_ARCHIVE_PREFETCH`: segments kept ahead during recovery.

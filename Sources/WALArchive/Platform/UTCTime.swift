@@ -32,6 +32,13 @@ public struct UTCTime: Sendable, Equatable, Comparable {
             + "T" + Self.digits(Int(t.tm_hour), 2) + Self.digits(Int(t.tm_min), 2) + Self.digits(Int(t.tm_sec), 2) + "Z"
     }
 
+    /// `2015-08-30T12:36:00Z`, for records people read.
+    public var extendedISO8601: String {
+        let t = fields
+        return calendarDate + "T" + Self.digits(Int(t.tm_hour), 2) + ":" + Self.digits(Int(t.tm_min), 2) + ":"
+            + Self.digits(Int(t.tm_sec), 2) + "Z"
+    }
+
     /// `20150830`, the SigV4 credential-scope date.
     public var dateStamp: String {
         String(basicISO8601.prefix(8))

@@ -1,0 +1,4 @@
+import Glibc
+import WALArchive
+
+exit(OperatorCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessEnvironment.current()))
