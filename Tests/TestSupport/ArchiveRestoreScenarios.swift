@@ -149,4 +149,8 @@ public final class ConditionalWriteRefusingStore: ObjectStore {
         try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
     }
     public func delete(key: String) throws(StorageError) { try base.delete(key: key) }
+    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
+        try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
+    }
+    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] { try base.delete(keys: keys) }
 }

@@ -53,6 +53,23 @@ public enum HMACSHA256 {
     }
 }
 
+/// MD5, only where a protocol demands it as a transport check (S3 DeleteObjects' Content-MD5);
+/// never for integrity of archived data, which is SHA-256.
+public enum ContentMD5 {
+    /// Base64 of the MD5 of `bytes`, the value of a `Content-MD5` header.
+    public static func header(for bytes: [UInt8]) -> String {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        bytes.withUnsafeBytes { source in
+            _ = EVP_Digest(source.baseAddress, source.count, &digest, &length, EVP_md5(), nil)
+        }
+        // Base64 of n bytes is 4·⌈n/3⌉ characters, plus the terminating NUL EVP_EncodeBlock writes.
+        var encoded = [UInt8](repeating: 0, count: 4 * ((Int(length) + 2) / 3) + 1)
+        let count = EVP_EncodeBlock(&encoded, digest, Int32(length))
+        return String(decoding: encoded.prefix(Int(max(0, count))), as: UTF8.self)
+    }
+}
+
 extension Sequence<UInt8> {
     /// Lower-case hexadecimal, as SigV4 and our checksum metadata write digests.
     public var hexString: String {

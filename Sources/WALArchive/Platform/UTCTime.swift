@@ -8,6 +8,34 @@ public struct UTCTime: Sendable, Equatable, Comparable {
         self.secondsSinceEpoch = secondsSinceEpoch
     }
 
+    /// `2026-11-28T07:00:00Z` or with fractional seconds (`…:00.000Z`), as S3 listings give
+    /// times; nil for anything else.
+    public init?(iso8601 text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+              bytes.count == 20 || bytes[19] == UInt8(ascii: ".") else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day),
+              hour < 24, minute < 60, second < 61 else { return nil }
+        // Days from 1970-01-01 to the civil date (the proleptic Gregorian calendar; H. Hinnant's days_from_civil).
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = shiftedYear / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        self.init(secondsSinceEpoch: days * 86_400 + hour * 3_600 + minute * 60 + second)
+    }
+
     public static func now() -> UTCTime {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)

@@ -1,6 +1,7 @@
 /// Wraps a store and counts the requests made through it, so tests and diagnostics can see
-/// what a fetch costs. One `list` call counts once (a listing of at most 1000 entries is one
-/// S3 request).
+/// what a fetch or an operator's command costs. One `list` or `listObjects` call counts once
+/// (a listing of at most 1000 entries is one S3 request), and so does one batch delete of at
+/// most 1000 keys.
 public final class CountingObjectStore: ObjectStore {
     public let base: any ObjectStore
     public private(set) var gets = 0
@@ -8,8 +9,9 @@ public final class CountingObjectStore: ObjectStore {
     public private(set) var lists = 0
     public private(set) var puts = 0
     public private(set) var deletes = 0
+    public private(set) var batchDeletes = 0
 
-    public var requests: Int { gets + heads + lists + puts + deletes }
+    public var requests: Int { gets + heads + lists + puts + deletes + batchDeletes }
     public var location: String { base.location }
 
     public init(_ base: any ObjectStore) {
@@ -17,7 +19,7 @@ public final class CountingObjectStore: ObjectStore {
     }
 
     public func resetCounts() {
-        gets = 0; heads = 0; lists = 0; puts = 0; deletes = 0
+        gets = 0; heads = 0; lists = 0; puts = 0; deletes = 0; batchDeletes = 0
     }
 
     public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome {
@@ -44,5 +46,15 @@ public final class CountingObjectStore: ObjectStore {
     public func delete(key: String) throws(StorageError) {
         deletes += 1
         try base.delete(key: key)
+    }
+
+    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
+        lists += 1
+        return try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
+    }
+
+    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
+        batchDeletes += 1
+        return try base.delete(keys: keys)
     }
 }

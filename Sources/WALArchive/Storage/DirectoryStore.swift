@@ -145,6 +145,36 @@ public final class DirectoryStore: ObjectStore {
         }
     }
 
+    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
+        var objects: [ListedObject] = []
+        for key in try list(prefix: prefix, delimiter: nil, startAfter: startAfter, limit: limit).keys {
+            let path = root + "/" + key
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                // Deleted since it was listed: no longer an object of the listing.
+                if errno == ENOENT { continue }
+                throw Self.storageError(.init(operation: "cannot stat", path: path, code: errno))
+            }
+            objects.append(ListedObject(key: key, size: Int64(info.st_size),
+                                        lastModified: UTCTime(secondsSinceEpoch: Int64(info.st_mtim.tv_sec))))
+        }
+        return objects
+    }
+
+    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
+        var failures: [DeleteFailure] = []
+        for key in keys {
+            do {
+                try delete(key: key)
+            } catch {
+                // A missing root fails the whole request, as an unreachable store would.
+                if case .unavailable = error { throw error }
+                failures.append(DeleteFailure(key: key, reason: error.message))
+            }
+        }
+        return failures
+    }
+
     // MARK: - Listing
 
     /// Appends, in key order, the keys (or with `rollUp` the common prefixes ending in `/`)

@@ -21,6 +21,41 @@ public protocol ObjectStore: AnyObject {
     func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing
 
     func delete(key: String) throws(StorageError)
+
+    /// Every object under `prefix` (no delimiter), in key order, after `startAfter`, with its
+    /// stored size and modification time; at most `limit` (one S3 request for up to 1000).
+    func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject]
+
+    /// Deletes `keys`, up to 1000 in one request (S3 DeleteObjects; more are split). A key
+    /// that does not exist counts as deleted. Returns the keys the store refused, with why;
+    /// throws only when the request itself failed.
+    func delete(keys: [String]) throws(StorageError) -> [DeleteFailure]
+}
+
+/// One entry of `listObjects`.
+public struct ListedObject: Sendable, Equatable {
+    public var key: String
+    /// Bytes as stored (compressed), not the original file's size.
+    public var size: Int64
+    /// When the store last wrote the object; nil when it did not say.
+    public var lastModified: UTCTime?
+
+    public init(key: String, size: Int64, lastModified: UTCTime?) {
+        self.key = key
+        self.size = size
+        self.lastModified = lastModified
+    }
+}
+
+/// A key a batch delete did not remove, and the store's reason.
+public struct DeleteFailure: Sendable, Equatable {
+    public var key: String
+    public var reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
 }
 
 public struct PutRequest: Sendable {

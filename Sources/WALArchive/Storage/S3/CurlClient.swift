@@ -6,7 +6,7 @@ import Glibc
 /// Not thread-safe: one client per thread.
 final class CurlClient {
     enum Method: String {
-        case get = "GET", head = "HEAD", put = "PUT", delete = "DELETE"
+        case get = "GET", head = "HEAD", put = "PUT", delete = "DELETE", post = "POST"
     }
 
     struct Request {
@@ -17,6 +17,9 @@ final class CurlClient {
         /// retry or a curl-internal rewind simply starts over.
         var upload: (fileDescriptor: Int32, length: Int64)?
         var connectTimeoutMilliseconds: Int
+        /// PUT or POST body held in memory (small request documents such as DeleteObjects);
+        /// used instead of `upload`.
+        var body: [UInt8]? = nil
     }
 
     struct ResponseHead {
@@ -100,7 +103,7 @@ final class CurlClient {
     /// Performs one exchange. A 2xx body goes to `stream` when given (its `begin` runs
     /// before the first byte, and also for an empty body); any other body is collected.
     func perform(_ request: Request, stream: BodyStream? = nil) throws(Failure) -> Response {
-        let transfer = Transfer(upload: request.upload, stream: stream)
+        let transfer = Transfer(upload: request.upload, body: request.body, stream: stream)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         // "Expect:" stops curl from waiting up to a second for "100 Continue" before each PUT body.
@@ -115,16 +118,18 @@ final class CurlClient {
         switch request.method {
         case .get, .delete: break
         case .head: settings.append((CURLOPT_NOBODY, 1))
-        case .put: settings.append((CURLOPT_UPLOAD, 1))
+        case .put, .post: settings.append((CURLOPT_UPLOAD, 1))
         }
         for (option, value) in settings where result == CURLE_OK {
             result = walarchive_curl_setopt_long(handle, option, value)
         }
         if result == CURLE_OK {
-            result = walarchive_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method == .delete ? "DELETE" : nil)
+            // An upload is a PUT unless the verb is replaced; DELETE has no option of its own.
+            let verb: String? = request.method == .delete || request.method == .post ? request.method.rawValue : nil
+            result = walarchive_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, verb)
         }
-        if result == CURLE_OK, let upload = request.upload {
-            result = walarchive_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(upload.length))
+        if result == CURLE_OK, let length = request.body.map({ Int64($0.count) }) ?? request.upload?.length {
+            result = walarchive_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length))
         }
         for option in [CURLOPT_WRITEDATA, CURLOPT_READDATA, CURLOPT_HEADERDATA, CURLOPT_SEEKDATA] where result == CURLE_OK {
             result = walarchive_curl_setopt_pointer(handle, option, context)
@@ -188,6 +193,7 @@ private let curlGlobalInitialization: UInt32 = curl_global_init(Int(CURL_GLOBAL_
 /// State of one exchange, reached from libcurl's callbacks through an unmanaged pointer.
 private final class Transfer {
     let upload: (fileDescriptor: Int32, length: Int64)?
+    let body: [UInt8]?
     let stream: CurlClient.BodyStream?
     var uploadOffset: Int64 = 0
     var status = 0
@@ -197,8 +203,9 @@ private final class Transfer {
     var streaming = false
     var stoppedBy: StorageError?
 
-    init(upload: (fileDescriptor: Int32, length: Int64)?, stream: CurlClient.BodyStream?) {
+    init(upload: (fileDescriptor: Int32, length: Int64)?, body: [UInt8]?, stream: CurlClient.BodyStream?) {
         self.upload = upload
+        self.body = body
         self.stream = stream
     }
 
@@ -224,6 +231,15 @@ private final class Transfer {
     }
 
     func send(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        if let body {
+            let count = max(0, min(capacity, body.count - Int(uploadOffset)))
+            guard count > 0 else { return 0 }
+            body.withUnsafeBytes { source in
+                buffer.copyMemory(from: source.baseAddress! + Int(uploadOffset), byteCount: count)
+            }
+            uploadOffset += Int64(count)
+            return count
+        }
         guard let upload else { return 0 }
         let wanted = Int(min(Int64(capacity), upload.length - uploadOffset))
         guard wanted > 0 else { return 0 }

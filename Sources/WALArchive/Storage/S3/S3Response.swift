@@ -23,6 +23,8 @@ struct S3ErrorBody: Equatable {
 
 struct ListObjectsPage: Equatable {
     var keys: [String] = []
+    /// The keys with their size and time, in the same order.
+    var objects: [ListedObject] = []
     var commonPrefixes: [String] = []
     var isTruncated = false
     var nextContinuationToken: String?
@@ -32,7 +34,18 @@ struct ListObjectsPage: Equatable {
         for leaf in try XMLLeaves.parse(xml) {
             sawRoot = sawRoot || leaf.path == "ListBucketResult" || leaf.path.hasPrefix("ListBucketResult/")
             switch leaf.path {
-            case "ListBucketResult/Contents/Key": keys.append(leaf.text)
+            case "ListBucketResult/Contents/Key":
+                keys.append(leaf.text)
+                objects.append(ListedObject(key: leaf.text, size: 0, lastModified: nil))
+            // Key comes first in each Contents element (S3's documented order, kept by every
+            // server we know); what follows belongs to the last key.
+            case "ListBucketResult/Contents/Size":
+                guard !objects.isEmpty, let size = Int64(leaf.text), size >= 0 else {
+                    throw .invalidResponse(detail: "a listing entry with Size \"\(leaf.text.prefix(30))\"")
+                }
+                objects[objects.count - 1].size = size
+            case "ListBucketResult/Contents/LastModified":
+                if !objects.isEmpty { objects[objects.count - 1].lastModified = UTCTime(iso8601: leaf.text) }
             case "ListBucketResult/CommonPrefixes/Prefix": commonPrefixes.append(leaf.text)
             case "ListBucketResult/IsTruncated": isTruncated = leaf.text == "true"
             case "ListBucketResult/NextContinuationToken": nextContinuationToken = leaf.text.isEmpty ? nil : leaf.text
@@ -40,6 +53,37 @@ struct ListObjectsPage: Equatable {
             }
         }
         guard sawRoot else { throw .invalidResponse(detail: "a listing without ListBucketResult") }
+    }
+}
+
+/// The answer to DeleteObjects in quiet mode: only the keys that were not deleted.
+struct DeleteObjectsResult: Equatable {
+    var failures: [DeleteFailure] = []
+
+    init(xml: [UInt8]) throws(StorageError) {
+        var sawRoot = false
+        for leaf in try XMLLeaves.parse(xml) {
+            sawRoot = sawRoot || leaf.path.hasPrefix("DeleteResult")
+            switch leaf.path {
+            // Key comes first in each Error element; Code and Message complete the last one.
+            case "DeleteResult/Error/Key": failures.append(DeleteFailure(key: leaf.text, reason: ""))
+            case "DeleteResult/Error/Code", "DeleteResult/Error/Message":
+                guard !failures.isEmpty else { break }
+                let reason = failures[failures.count - 1].reason
+                failures[failures.count - 1].reason = reason.isEmpty ? leaf.text : reason + ": " + leaf.text
+            default: break
+            }
+        }
+        guard sawRoot else { throw .invalidResponse(detail: "a DeleteObjects answer without DeleteResult") }
+    }
+
+    /// The request document: `keys` in quiet mode (the answer lists only failures).
+    static func request(keys: [String]) -> [UInt8] {
+        var text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        for key in keys {
+            text += "<Object><Key>" + XMLLeaves.escape(key) + "</Key></Object>"
+        }
+        return Array((text + "</Delete>").utf8)
     }
 }
 
@@ -142,6 +186,22 @@ enum XMLLeaves {
             index = end + 1
         }
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Text for an element's content: the five characters XML reserves, as entities.
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&apos;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 
     /// CDATA text is literal; it is re-escaped so the shared entity decoding leaves it intact.

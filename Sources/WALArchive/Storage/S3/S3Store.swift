@@ -10,6 +10,8 @@ public final class S3Store: ObjectStore {
     private let retryPolicy: RetryPolicy
     /// Keys asked for per ListObjectsV2 request (S3's maximum); smaller in tests of paging.
     var listPageSize = 1000
+    /// Keys per DeleteObjects request (S3's maximum); smaller in tests of batching.
+    var deleteBatchSize = 1000
 
     public init(settings: S3Settings) throws(StorageError) {
         self.settings = settings
@@ -65,12 +67,23 @@ public final class S3Store: ObjectStore {
     }
 
     public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
-        var listing = ObjectListing()
+        let pages = try listPages(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
+        return ObjectListing(keys: pages.flatMap(\.keys), commonPrefixes: pages.flatMap(\.commonPrefixes))
+    }
+
+    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
+        try listPages(prefix: prefix, delimiter: nil, startAfter: startAfter, limit: limit).flatMap(\.objects)
+    }
+
+    /// ListObjectsV2 pages until `limit` entries (keys and common prefixes) or the end.
+    private func listPages(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> [ListObjectsPage] {
+        var pages: [ListObjectsPage] = []
+        var count = 0
         var continuationToken: String?
         var resumeAfter = startAfter
-        while listing.keys.count + listing.commonPrefixes.count < limit {
+        while count < limit {
             var query: [(name: String, value: String)] = [("list-type", "2"), ("prefix", prefix),
-                ("max-keys", String(min(listPageSize, limit - listing.keys.count - listing.commonPrefixes.count)))]
+                ("max-keys", String(min(listPageSize, limit - count)))]
             if let delimiter { query.append(("delimiter", delimiter)) }
             if let continuationToken {
                 query.append(("continuation-token", continuationToken))
@@ -80,8 +93,8 @@ public final class S3Store: ObjectStore {
             let response = try exchange(.get, bucketQuery: query)
             guard (200..<300).contains(response.head.status) else { throw failure(response, key: prefix) }
             let page = try ListObjectsPage(xml: response.body)
-            listing.keys += page.keys
-            listing.commonPrefixes += page.commonPrefixes
+            pages.append(page)
+            count += page.keys.count + page.commonPrefixes.count
             guard page.isTruncated else { break }
             if let token = page.nextContinuationToken {
                 continuationToken = token
@@ -92,7 +105,7 @@ public final class S3Store: ObjectStore {
             }
             resumeAfter = next
         }
-        return listing
+        return pages
     }
 
     /// Where to continue a truncated page that came without a continuation token (seen from
@@ -112,11 +125,31 @@ public final class S3Store: ObjectStore {
         }
     }
 
+    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
+        var failures: [DeleteFailure] = []
+        var start = 0
+        while start < keys.count {
+            let batch = Array(keys[start..<min(keys.count, start + deleteBatchSize)])
+            start += batch.count
+            let body = DeleteObjectsResult.request(keys: batch)
+            // S3 requires Content-MD5 (or a newer checksum header) on DeleteObjects.
+            let headers: [(name: String, value: String)] = [("content-length", String(body.count)),
+                                                            ("content-md5", ContentMD5.header(for: body)),
+                                                            ("content-type", "application/xml")]
+            let payloadHash = settings.unsignedPayload ? SigV4Signer.unsignedPayload : SHA256Hasher.hash(body).hexString
+            let response = try exchange(.post, bucketQuery: [("delete", "")], headers: headers, payloadHash: payloadHash,
+                                        body: body)
+            guard (200..<300).contains(response.head.status) else { throw failure(response, key: batch[0]) }
+            failures += try DeleteObjectsResult(xml: response.body).failures
+        }
+        return failures
+    }
+
     // MARK: - One signed request, retried
 
     private func exchange(_ method: CurlClient.Method, key: String? = nil, bucketQuery: [(name: String, value: String)] = [],
                           headers: [(name: String, value: String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash,
-                          upload: (fileDescriptor: Int32, length: Int64)? = nil,
+                          upload: (fileDescriptor: Int32, length: Int64)? = nil, body: [UInt8]? = nil,
                           stream: CurlClient.BodyStream? = nil) throws(StorageError) -> CurlClient.Response {
         let clock = MonotonicClock()
         let target = endpoint.target(key: key)
@@ -133,7 +166,7 @@ public final class S3Store: ObjectStore {
                 + (signature.encodedQuery.isEmpty ? "" : "?" + signature.encodedQuery)
             let request = CurlClient.Request(method: method, url: url,
                                              headers: [("Host", target.host)] + headers + signature.addedHeaders,
-                                             upload: upload, connectTimeoutMilliseconds: connectTimeout)
+                                             upload: upload, connectTimeoutMilliseconds: connectTimeout, body: body)
             let problem: String
             do {
                 let response = try client.perform(request, stream: stream)

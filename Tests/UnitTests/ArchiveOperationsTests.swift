@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+import TestSupport
+@testable import WALArchive
+
+/// The operators' library on a directory archive.
+final class ArchiveOperationsTests: XCTestCase {
+    private func scenarios() throws -> (ArchiveOperationsScenarios, String) {
+        let root = try makeTemporaryDirectory(self, "archive")
+        return (try ArchiveOperationsScenarios(test: self, store: DirectoryStore(root: root)), root)
+    }
+
+    func testInventoryShowsTimelinesForkPointsBackupsRangesAndDates() throws {
+        try scenarios().0.inventoryShowsTimelinesForkPointsBackupsRangesAndDates()
+    }
+
+    func testChainFollowsTheTimelineSwitchAndNamesAMissingSegment() throws {
+        try scenarios().0.chainFollowsTheTimelineSwitchAndNamesAMissingSegment()
+    }
+
+    func testVerificationNamesSegmentsWithoutChecksumAndCorruptedOnes() throws {
+        let (scenarios, root) = try scenarios()
+        try scenarios.verificationNamesSegmentsWithoutChecksumAndCorruptedOnes { key in
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: root + "/" + key))
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: size - 100)
+            try handle.write(contentsOf: Data(repeating: 0xA5, count: 50))
+            try handle.close()
+        }
+    }
+
+    func testPruneKeepingOneBackupDeletesOnlyWALBeforeItsStart() throws {
+        try scenarios().0.pruneKeepingOneBackupDeletesOnlyWALBeforeItsStart()
+    }
+
+    func testPruneBeforeADateNeverPassesTheOldestKeptBackup() throws {
+        try scenarios().0.pruneBeforeADateNeverPassesTheOldestKeptBackup()
+    }
+
+    func testPruneRefusesAnArchiveWithoutBackups() throws {
+        try scenarios().0.pruneRefusesAnArchiveWithoutBackups()
+    }
+
+    func testPruneHandlesABackupInTheLegacyFlatLayout() throws {
+        try scenarios().0.pruneHandlesABackupInTheLegacyFlatLayout()
+    }
+
+    func testStatusCountsAndMetricsDescribeTheArchive() throws {
+        try scenarios().0.statusCountsAndMetricsDescribeTheArchive()
+    }
+
+    func testPrometheusFileIsReplacedAtomicallyAndReadableByTheCollector() throws {
+        let directory = try makeTemporaryDirectory(self, "textfile")
+        let path = directory + "/wal_archive.prom"
+        try PrometheusMetrics.unreachable(location: "file:///archive", time: UTCTime(secondsSinceEpoch: 5)).write(to: path)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertEqual(text, """
+            # HELP wal_archive_up 1 if the last status run could read the archive, else 0
+            # TYPE wal_archive_up gauge
+            wal_archive_up{archive="file:///archive"} 0
+            # HELP wal_archive_status_timestamp_seconds When the status run read the archive
+            # TYPE wal_archive_status_timestamp_seconds gauge
+            wal_archive_status_timestamp_seconds{archive="file:///archive"} 5
+
+            """)
+        let mode = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode & 0o044, 0o044, "the collector (another user) must be able to read it")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["wal_archive.prom"])
+    }
+
+    func testListingTimesAndDeleteAnswersParse() throws {
+        XCTAssertEqual(UTCTime(iso8601: "2026-11-28T07:00:01.000Z")?.secondsSinceEpoch, 1_795_849_201)
+        XCTAssertEqual(UTCTime(iso8601: "1970-01-01T00:00:00Z")?.secondsSinceEpoch, 0)
+        XCTAssertEqual(UTCTime(iso8601: "2024-02-29T23:59:59Z")?.calendarDate, "2024-02-29")
+        XCTAssertNil(UTCTime(iso8601: "2026-13-01T00:00:00Z"))
+        XCTAssertNil(UTCTime(iso8601: "2026-11-28 07:00:01Z"))
+        let page = try ListObjectsPage(xml: Array("""
+            <ListBucketResult><Contents><Key>a&amp;b</Key><LastModified>2026-11-28T07:00:01.000Z</LastModified>\
+            <ETag>"x"</ETag><Size>123</Size></Contents><Contents><Key>c</Key><Size>0</Size></Contents>\
+            <IsTruncated>false</IsTruncated></ListBucketResult>
+            """.utf8))
+        XCTAssertEqual(page.objects, [ListedObject(key: "a&b", size: 123, lastModified: UTCTime(secondsSinceEpoch: 1_795_849_201)),
+                                      ListedObject(key: "c", size: 0, lastModified: nil)])
+        let answer = try DeleteObjectsResult(xml: Array("""
+            <DeleteResult><Error><Key>k1</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>
+            """.utf8))
+        XCTAssertEqual(answer.failures, [DeleteFailure(key: "k1", reason: "AccessDenied: Access Denied")])
+        XCTAssertEqual(String(decoding: DeleteObjectsResult.request(keys: ["a<&>'\"b"]), as: UTF8.self),
+                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                       + "<Quiet>true</Quiet><Object><Key>a&lt;&amp;&gt;&apos;&quot;b</Key></Object></Delete>")
+        XCTAssertEqual(ContentMD5.header(for: Array("hello".utf8)), "XUFAKrxLKna5cZ2REBfFkg==")
+    }
+}
