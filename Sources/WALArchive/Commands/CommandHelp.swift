@@ -23,6 +23,8 @@ enum CommandHelp {
           --max-attempts N             (WAL_ARCHIVE_MAX_ATTEMPTS; default 5)
           --prefetch K                 wal-fetch: segments fetched ahead in recovery, 0 = off (WAL_ARCHIVE_PREFETCH; default 8)
           --push-ahead N               wal-push: parallel uploads of ready segments, 0 = off (WAL_ARCHIVE_PUSH_AHEAD; default 4)
+          --log LEVEL                  error: a line only on failure (default); info: also one logfmt line per call
+                                       (WAL_ARCHIVE_LOG)
           --help, --version
 
         """

@@ -3,7 +3,8 @@ public enum FetchCommand {
     public static let usage = """
         Usage: wal-fetch [options] <file name> <destination path>
         Restores one archived file; use as restore_command = 'wal-fetch %f %p'.
-        Prints nothing on success; one line on stderr on failure.
+        Prints nothing on success (with --log info, one logfmt line per call); one line on
+        stderr on failure.
 
         Exit status: 0 restored and verified, 1 not in the archive (in standby mode also a
         transient failure), 255 any other failure (PostgreSQL stops recovery instead of
@@ -29,6 +30,8 @@ public enum FetchCommand {
         }
         let destination = options.arguments[1]
         let standbyMode = WALDirectory(containing: destination).recoveryState == .standby
+        var log: CallLog?
+        var store: CountingObjectStore?
         do throws(RestoreError) {
             let configuration: Configuration
             do {
@@ -36,22 +39,34 @@ public enum FetchCommand {
             } catch {
                 throw .usage(error)
             }
+            if configuration.logLevel == .info { log = CallLog(tool: "wal-fetch", file: options.arguments[0]) }
             let prefetch = PrefetchSession(configuration: configuration, name: options.arguments[0], destination: destination,
                                        arguments: arguments, environment: environment, spawnsWorker: spawnsPrefetchWorker)
-            if let status = prefetch.completeWithoutDownload() { return status }
-            let store: any ObjectStore
+            if let status = prefetch.completeWithoutDownload() {
+                log?.write(result: "prefetched", path: destination, store: nil, stored: nil)
+                return status
+            }
+            let counting: CountingObjectStore
             do {
-                store = try configuration.destination.makeStore()
+                counting = CountingObjectStore(try configuration.destination.makeStore())
             } catch {
                 throw .storage(error, name: options.arguments[0])
             }
-            let operation = RestoreOperation(store: store, layout: configuration.layout,
+            store = counting
+            let operation = RestoreOperation(store: counting, layout: configuration.layout,
                                              searchesLegacyFlatLayout: configuration.legacyFlatLayout,
                                              preferredSuffix: configuration.compression.keySuffix)
-            try operation.restore(name: options.arguments[0], to: destination)
+            let key = try operation.restore(name: options.arguments[0], to: destination)
+            log?.write(result: "restored", key: key, path: destination, store: store, stored: store?.bytesReceived)
             prefetch.keepNextSegmentsComing()
             return FetchExitStatus.restored.rawValue
         } catch {
+            let status = error.exitStatus(standbyMode: standbyMode).rawValue
+            if case .notFound = error {
+                log?.write(result: "not_found", path: nil, store: store, stored: nil, exit: status)
+            } else {
+                log?.write(result: "failed", path: nil, store: store, stored: nil, exit: status, error: error.message)
+            }
             return fail(error, standbyMode: standbyMode)
         }
     }

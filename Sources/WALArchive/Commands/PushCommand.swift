@@ -3,7 +3,8 @@ public enum PushCommand {
     public static let usage = """
         Usage: wal-push [options] <path>
         Archives one WAL file; use as archive_command = 'wal-push %p'.
-        Prints nothing on success; one line on stderr on failure.
+        Prints nothing on success (with --log info, one logfmt line per call); one line on
+        stderr on failure.
 
         Exit status: 0 stored (or the identical file was already stored), 1 storage failure
         (PostgreSQL retries), 2 usage or configuration error, 3 not a valid WAL file for its
@@ -24,6 +25,9 @@ public enum PushCommand {
         guard options.arguments.count == 1 else {
             return fail(.usage(.wrongArgumentCount(expected: "one argument, the path of the WAL file (%p)")))
         }
+        let path = options.arguments[0]
+        var log: CallLog?
+        var store: CountingObjectStore?
         do throws(ArchiveError) {
             let configuration: Configuration
             do {
@@ -31,18 +35,30 @@ public enum PushCommand {
             } catch {
                 throw .usage(error)
             }
-            let pushAhead = PushAhead(configuration: configuration, path: options.arguments[0])
-            if pushAhead.consumeRecord() { return PushExitStatus.archived.rawValue }
-            let store: any ObjectStore
+            if configuration.logLevel == .info { log = CallLog(tool: "wal-push", file: FileOperations.baseName(path)) }
+            let pushAhead = PushAhead(configuration: configuration, path: path)
+            if pushAhead.consumeRecord() {
+                log?.write(result: "pushed_ahead", path: path, store: nil, stored: nil)
+                return PushExitStatus.archived.rawValue
+            }
+            let counting: CountingObjectStore
             do {
-                store = try configuration.destination.makeStore()
+                counting = CountingObjectStore(try configuration.destination.makeStore())
             } catch {
                 throw .storage(error, key: configuration.location)
             }
-            let operation = ArchiveOperation(store: store, configuration: configuration)
-            _ = try pushAhead.archive(with: operation, configuration: configuration)
+            store = counting
+            let operation = ArchiveOperation(store: counting, configuration: configuration)
+            switch try pushAhead.archive(with: operation, configuration: configuration) {
+            case .stored(let key):
+                log?.write(result: "stored", key: key, path: path, store: store, stored: store?.bytesSent)
+            case .alreadyArchived(let key):
+                log?.write(result: "already_archived", key: key, path: path, store: store, stored: nil)
+            }
             return PushExitStatus.archived.rawValue
         } catch {
+            log?.write(result: "failed", path: path, store: store, stored: nil, exit: error.exitStatus.rawValue,
+                       error: error.message)
             return fail(error)
         }
     }

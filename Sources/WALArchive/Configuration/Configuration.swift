@@ -15,6 +15,8 @@ public struct Configuration: Sendable, Equatable {
     public var prefetchCount: Int
     /// `wal-push`: parallel uploads of the next ready segments (0 = off); see PushAhead.
     public var pushAheadConcurrency: Int
+    /// `error`: a line only on failure; `info`: also one logfmt line per call.
+    public var logLevel: LogLevel
 
     public var layout: StorageLayout { StorageLayout(prefix: prefix) }
     /// Exactly which store this configuration reaches; keys every local record.
@@ -58,6 +60,7 @@ public struct Configuration: Sendable, Equatable {
         pushAheadConcurrency = try resolver.count(.pushAhead, maximum: Self.maximumPushAheadConcurrency)
             ?? Self.defaultPushAheadConcurrency
         (compression, compressionLevel) = try Self.compression(resolver.value(.compression))
+        logLevel = try Self.logLevel(resolver.value(.log))
 
         switch destination.scheme {
         case .file:
@@ -117,6 +120,14 @@ public struct Configuration: Sendable, Equatable {
             throw .invalidValue(origin: value.origin, shown: value.value, expected: "\(algorithm.rawValue) with \(levels)")
         }
         return (algorithm, level)
+    }
+
+    private static func logLevel(_ value: ConfiguredValue?) throws(ConfigurationError) -> LogLevel {
+        guard let value else { return .error }
+        guard let level = LogLevel(rawValue: value.value.lowercased()) else {
+            throw .invalidValue(origin: value.origin, shown: value.value, expected: "error or info")
+        }
+        return level
     }
 
     /// `http(s)://host[:port]`, without a trailing slash.

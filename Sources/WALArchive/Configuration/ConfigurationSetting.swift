@@ -7,6 +7,7 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
     case compression, legacyFlatLayout, storageClass, unsignedPayload
     case connectTimeout, lowSpeedTimeout, retryBudget, maxAttempts
     case prefetch, pushAhead
+    case log
 
     /// `--<optionName>`; for secrets only `--<optionName>-file` exists, so a secret never
     /// appears in `ps` output.
@@ -30,6 +31,7 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .maxAttempts: return "max-attempts"
         case .prefetch: return "prefetch"
         case .pushAhead: return "push-ahead"
+        case .log: return "log"
         }
     }
 
@@ -56,6 +58,7 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .maxAttempts: return ["WAL_ARCHIVE_MAX_ATTEMPTS"]
         case .prefetch: return ["WAL_ARCHIVE_PREFETCH"]
         case .pushAhead: return ["WAL_ARCHIVE_PUSH_AHEAD"]
+        case .log: return ["WAL_ARCHIVE_LOG"]
         }
     }
 

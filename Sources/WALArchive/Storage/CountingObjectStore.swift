@@ -11,7 +11,15 @@ public final class CountingObjectStore: ObjectStore {
     public private(set) var deletes = 0
     public private(set) var batchDeletes = 0
 
+    /// Bytes of the objects stored (as sent) and downloaded (as the store gave their size).
+    public private(set) var bytesSent: Int64 = 0
+    public private(set) var bytesReceived: Int64 = 0
+
     public var requests: Int { gets + heads + lists + puts + deletes + batchDeletes }
+
+    /// Attempts the store made for these requests: an S3 store counts its retries; other
+    /// stores do not retry.
+    public var attempts: Int { (base as? S3Store)?.attempts ?? requests }
     public var location: String { base.location }
 
     public init(_ base: any ObjectStore) {
@@ -20,17 +28,22 @@ public final class CountingObjectStore: ObjectStore {
 
     public func resetCounts() {
         gets = 0; heads = 0; lists = 0; puts = 0; deletes = 0; batchDeletes = 0
+        bytesSent = 0; bytesReceived = 0
     }
 
     public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome {
         puts += 1
-        return try base.put(request)
+        let outcome = try base.put(request)
+        if outcome == .stored { bytesSent += request.length }
+        return outcome
     }
 
     @discardableResult
     public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo {
         gets += 1
-        return try base.get(key: key, into: sink)
+        let info = try base.get(key: key, into: sink)
+        bytesReceived += info.size
+        return info
     }
 
     public func head(key: String) throws(StorageError) -> ObjectInfo? {

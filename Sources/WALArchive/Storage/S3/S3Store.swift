@@ -12,6 +12,8 @@ public final class S3Store: ObjectStore {
     var listPageSize = 1000
     /// Keys per DeleteObjects request (S3's maximum); smaller in tests of batching.
     var deleteBatchSize = 1000
+    /// HTTP exchanges attempted so far, retries included (more than the requests made: retries).
+    public private(set) var attempts = 0
 
     public init(settings: S3Settings) throws(StorageError) {
         self.settings = settings
@@ -156,6 +158,7 @@ public final class S3Store: ObjectStore {
         var attempt = 0
         while true {
             attempt += 1
+            attempts += 1
             let remaining = retryPolicy.remainingMilliseconds(elapsedMilliseconds: clock.elapsedMilliseconds)
             let connectTimeout = max(1_000, min(settings.connectTimeoutSeconds * 1_000, remaining))
             let signature = signer.sign(
