@@ -139,14 +139,17 @@ class Sample:
         return self.user + self.system
 
 
-def measure(argv, env, timeout=300):
+def measure(argv, env, timeout=300, cwd=None, user=None):
     stderr_file = tempfile.TemporaryFile()
     rss_file = tempfile.NamedTemporaryFile(prefix="wal-bench-rss.", delete=False)
     rss_file.close()
+    if user:
+        os.chmod(rss_file.name, 0o666)  # /usr/bin/time runs as `user` and writes it
     start = time.perf_counter()
     process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + list(argv), env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file,
-                               start_new_session=True)
+                               start_new_session=True, cwd=cwd, user=user, group=user,
+                               extra_groups=[] if user else None)
     deadline = start + timeout
     try:
         while True:
@@ -257,16 +260,18 @@ class Network:
         self.netns_ready = True
         return True
 
-    def set_netem(self, rtt_ms):
+    def set_netem(self, rtt_ms, mbit=0):
         for device, prefix in ((VETH_HOST, []), (VETH_NS, ["ip", "netns", "exec", NETNS])):
             run(prefix + ["tc", "qdisc", "del", "dev", device, "root"], check=False)
-            if rtt_ms > 0:
-                run(prefix + ["tc", "qdisc", "add", "dev", device, "root", "netem", "delay", f"{rtt_ms / 2}ms"])
+            if rtt_ms > 0 or mbit:
+                rate = ["rate", f"{mbit:g}mbit"] if mbit else []
+                run(prefix + ["tc", "qdisc", "add", "dev", device, "root", "netem", "delay", f"{rtt_ms / 2}ms"] + rate)
 
 
-def start_delay_relay(target_host, target_port, rtt_ms):
+def start_delay_relay(target_host, target_port, rtt_ms, mbit=0):
     relay = start_background([sys.executable, os.path.join(BENCH_DIR, "lib", "delay_relay.py"), "0",
-                              target_host, str(target_port), str(rtt_ms)], name=f"delay relay {rtt_ms} ms")
+                              target_host, str(target_port), str(rtt_ms), str(mbit)],
+                             name=f"delay relay {rtt_ms:g} ms {mbit:g} Mbit/s")
     line = read_line(relay, 30)
     return int(line.split()[1])
 
@@ -398,7 +403,106 @@ def postgres_dir(path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Network shapes: how far the S3 server is from the clients.
+
+class Shape:
+    """`RTT[@MBIT]`: added round trip in ms, and optionally the bandwidth of the link in Mbit/s."""
+
+    def __init__(self, spec):
+        rtt, _, mbit = spec.partition("@")
+        self.rtt_ms = float(rtt or 0)
+        self.mbit = float(mbit or 0)
+        self.spec = spec
+        if not self.rtt_ms and not self.mbit:
+            self.name = "loopback"
+        else:
+            self.name = f"rtt{self.rtt_ms:g}ms" + (f"-{self.mbit:g}mbit" if self.mbit else "")
+
+    @property
+    def label(self):
+        if self.name == "loopback":
+            return "loopback"
+        text = f"+{self.rtt_ms:g} ms RTT"
+        return text + (f", {self.mbit:g} Mbit/s" if self.mbit else ", unlimited bandwidth")
+
+    def describe(self):
+        return {"name": self.name, "rtt_ms": self.rtt_ms, "mbit": self.mbit, "label": self.label}
+
+
+def parse_shapes(text):
+    return [Shape(spec.strip()) for spec in text.split(",") if spec.strip()]
+
+
+class Endpoints:
+    """One endpoint per shape: direct, through netem (one shape at a time), or through its own
+    userspace delay relay (started once, kept for the run); a TLS front for pgBackRest each."""
+
+    def __init__(self, workdir, server, network, use_netem, direct_endpoint):
+        self.workdir, self.server, self.network = workdir, server, network
+        self.use_netem, self.direct = use_netem, direct_endpoint
+        self.cache = {}
+        self.notes = {}
+
+    def activate(self, shape):
+        """(http endpoint, TLS port) for `shape`; with netem, applies the shape's qdisc."""
+        if self.use_netem:
+            self.network.set_netem(shape.rtt_ms, shape.mbit)
+            if shape.name not in self.cache:
+                host, port = re.match(r"https?://([^:/]+):(\d+)", self.direct).groups()
+                self.cache[shape.name] = (self.direct, start_tls_terminator(self.workdir, host, port))
+                self.notes[shape.name] = ("none (loopback)" if shape.name == "loopback" else
+                                          f"netem: tc netem delay {shape.rtt_ms / 2:g} ms"
+                                          + (f" rate {shape.mbit:g}mbit" if shape.mbit else "")
+                                          + f" on each end of a veth pair ({VETH_HOST_ADDR} <-> {VETH_NS_ADDR})")
+            return self.cache[shape.name]
+        if shape.name not in self.cache:
+            if shape.name == "loopback":
+                endpoint = self.direct
+                self.notes[shape.name] = "none (loopback)"
+            else:
+                port = start_delay_relay(self.server.host, self.server.port, shape.rtt_ms, shape.mbit)
+                endpoint = f"http://127.0.0.1:{port}"
+                self.notes[shape.name] = (f"userspace delay relay (bench/lib/delay_relay.py): {shape.rtt_ms:g} ms RTT per "
+                                          "chunk plus one RTT for a new connection"
+                                          + (f", one shared {shape.mbit:g} Mbit/s link per direction" if shape.mbit else "")
+                                          + f"; netem unavailable: {self.network.note}")
+            host, port = re.match(r"https?://([^:/]+):(\d+)", endpoint).groups()
+            self.cache[shape.name] = (endpoint, start_tls_terminator(self.workdir, host, port))
+        return self.cache[shape.name]
+
+
+# ---------------------------------------------------------------------------------------------
 # The tools: how each one pushes and fetches, as a single call and as archive/restore_command.
+# A tool id is a tool and its settings; SETTINGS says what each one is, for the result files.
+
+# Our parallelism, which pgBackRest's process-max is set to in its best configuration:
+# push-ahead uploads on 4 threads (PushAhead.defaultConcurrency), the prefetch worker
+# downloads on 8 connections (PrefetchRun.workerConnections).
+OURS_PUSH_PARALLELISM = 4
+OURS_FETCH_PARALLELISM = 8
+
+SETTINGS = {
+    "ours": "wal-push/wal-fetch, defaults: zstd level 1, push-ahead 4 threads, prefetch 8 segments on 8 connections",
+    "ours-nocomp": "wal-push/wal-fetch, WAL_ARCHIVE_COMPRESSION=none (otherwise defaults)",
+    "ours-noprefetch": "wal-fetch, WAL_ARCHIVE_PREFETCH=0 (otherwise defaults)",
+    "curl-zstd": "curl --aws-sigv4 PUT/GET of the very zstd object wal-push stores for this segment, "
+                 "UNSIGNED-PAYLOAD, PUT over HTTP/1.0 so without Expect: 100-continue (the fair floor)",
+    "curl-raw": "curl --aws-sigv4 PUT/GET of the raw segment, as above (second reference)",
+    "aws": "aws s3 cp, defaults (no compression)",
+    "barman": "barman-cloud-wal-archive/-restore, defaults (no compression)",
+    "barman-lz4": "barman-cloud-wal-archive --lz4 (its fastest compression)",
+    "pgbackrest": "pgBackRest archive-push/-get, defaults: compress-type=gz level 6, synchronous",
+    "pgbackrest-zst": "pgBackRest, compress-type=zst compress-level=1, synchronous (a single call gains nothing from async)",
+    "pgbackrest-async": f"pgBackRest, compress-type=zst compress-level=1, archive-async=y, process-max "
+                        f"{OURS_PUSH_PARALLELISM} for archive-push / {OURS_FETCH_PARALLELISM} for archive-get, "
+                        "archive-get-queue-max=256MiB",
+    "cp": "restore_command = 'cp <local archive directory>/%f %p': uncompressed, local disk, no network (the physical floor)",
+}
+
+
+def base_tool(tool_id):
+    return "curl" if tool_id.startswith("curl") else tool_id.split("-")[0]
+
 
 def conf_quote(value):
     """A postgresql.conf string literal."""
@@ -427,9 +531,14 @@ class Tools:
             postgres_dir(os.path.join(self.pgbackrest_dir, sub))
         self.endpoint = server.endpoint
         self.tls_port = None
+        self.floor_object = None  # the zstd bytes wal-push stores for the single segment
 
     def set_endpoint(self, endpoint, tls_port):
         self.endpoint, self.tls_port = endpoint, tls_port
+
+    def barman(self, command):
+        """barman-cloud from the benchmark's virtualenv (bench/run installs it beside aws)."""
+        return os.path.join(os.path.dirname(self.aws), command)
 
     # Environments --------------------------------------------------------------------------------
     def aws_env(self):
@@ -437,11 +546,16 @@ class Tools:
                 "AWS_DEFAULT_REGION": self.server.region, "AWS_REGION": self.server.region,
                 "AWS_CONFIG_FILE": self.aws_config, "AWS_EC2_METADATA_DISABLED": "true"}
 
-    def ours_env(self, prefix, extra=()):
+    def ours_env(self, tool_id, prefix):
         env = {"WAL_ARCHIVE_URL": f"s3://{self.server.bucket}/{prefix}", "WAL_ARCHIVE_ENDPOINT": self.endpoint,
                "WAL_ARCHIVE_PATH_STYLE": "true", "AWS_ACCESS_KEY_ID": self.server.access_key,
-               "AWS_SECRET_ACCESS_KEY": self.server.secret_key, "AWS_REGION": self.server.region}
-        for item in list(self.args.ours_env) + list(extra):
+               "AWS_SECRET_ACCESS_KEY": self.server.secret_key, "AWS_REGION": self.server.region,
+               "WAL_ARCHIVE_CONFIG": "none"}
+        if tool_id == "ours-nocomp":
+            env["WAL_ARCHIVE_COMPRESSION"] = "none"
+        if tool_id == "ours-noprefetch":
+            env["WAL_ARCHIVE_PREFETCH"] = "0"
+        for item in self.args.ours_env:
             key, _, value = item.partition("=")
             env[key] = value
         return env
@@ -452,7 +566,7 @@ class Tools:
         env.update(extra)
         return env
 
-    def pgbackrest_conf(self, name, repo_path, stanza, cluster, asynchronous=False):
+    def pgbackrest_conf(self, name, repo_path, stanza, cluster, tool_id="pgbackrest"):
         path = os.path.join(self.pgbackrest_dir, f"{name}.conf")
         lines = [
             "[global]",
@@ -461,14 +575,17 @@ class Tools:
             f"repo1-s3-region={self.server.region}", f"repo1-s3-key={self.server.access_key}",
             f"repo1-s3-key-secret={self.server.secret_key}", f"repo1-path={repo_path}",
             f"log-path={self.pgbackrest_dir}/log", f"lock-path={self.pgbackrest_dir}/lock",
-            f"spool-path={self.pgbackrest_dir}/spool", "log-level-console=warn", "log-level-file=off",
+            f"spool-path={self.pgbackrest_dir}/spool/{name}", "log-level-console=warn", "log-level-file=off",
         ]
-        if self.args.pgbackrest_compress:
-            lines.append(f"compress-type={self.args.pgbackrest_compress}")
-        if asynchronous:
-            lines += ["archive-async=y", "process-max=2", "archive-get-queue-max=256MiB"]
+        if tool_id in ("pgbackrest-zst", "pgbackrest-async"):
+            lines += ["compress-type=zst", "compress-level=1"]
+        if tool_id == "pgbackrest-async":
+            lines += ["archive-async=y", "archive-get-queue-max=256MiB",
+                      "[global:archive-push]", f"process-max={OURS_PUSH_PARALLELISM}",
+                      "[global:archive-get]", f"process-max={OURS_FETCH_PARALLELISM}"]
         lines += [f"[{stanza}]", f"pg1-path={cluster.datadir}", f"pg1-socket-path={cluster.socketdir}",
                   f"pg1-port={cluster.port}"]
+        postgres_dir(os.path.join(self.pgbackrest_dir, "spool", name))
         with open(path, "w") as conf:
             conf.write("\n".join(lines) + "\n")
         shutil.chown(path, "postgres", "postgres")
@@ -478,48 +595,66 @@ class Tools:
     # Commands ---------------------------------------------------------------------------------------
     def curl_base(self):
         return ["curl", "-sS", "--fail", "--aws-sigv4", f"aws:amz:{self.server.region}:s3",
-                "--user", f"{self.server.access_key}:{self.server.secret_key}"]
+                "--user", f"{self.server.access_key}:{self.server.secret_key}",
+                "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
 
-    def push_argv(self, tool, segment_path, prefix, context):
+    def curl_put(self):
+        # No Expect: 100-continue (one more round trip before the body; wal-push does not
+        # send it): HTTP/1.0 has none. `-H Expect:` cannot be used, since curl's SigV4 signs
+        # the emptied header and the server then refuses the signature.
+        return self.curl_base() + ["--http1.0"]
+
+    def push_argv(self, tool_id, segment_path, prefix, context):
         name = "%f" if segment_path == "%p" else os.path.basename(segment_path)
+        tool = base_tool(tool_id)
         if tool == "ours":
-            return [f"{self.bin}/wal-push", segment_path], self.ours_env(prefix)
-        if tool == "curl":
-            return (self.curl_base() + ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-o", "/dev/null", "-T",
-                                        segment_path, f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {})
+            return [f"{self.bin}/wal-push", segment_path], self.ours_env(tool_id, prefix)
+        if tool_id == "curl-raw":
+            return self.curl_put() + ["-o", "/dev/null", "-T", segment_path,
+                                       f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {}
+        if tool_id == "curl-zstd":
+            return self.curl_put() + ["-o", "/dev/null", "-T", self.floor_object,
+                                       f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}.zst"], {}
         if tool == "aws":
             return ([self.aws, "--endpoint-url", self.endpoint, "s3", "cp", "--only-show-errors", segment_path,
                      f"s3://{self.server.bucket}/{prefix}/{name}"], self.aws_env())
         if tool == "barman":
-            return (["barman-cloud-wal-archive", "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint,
-                     f"s3://{self.server.bucket}/{prefix}", SERVER_NAME, segment_path], self.aws_env())
+            compression = ["--lz4"] if tool_id == "barman-lz4" else []
+            return ([self.barman("barman-cloud-wal-archive"), "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint]
+                    + compression + [f"s3://{self.server.bucket}/{prefix}", SERVER_NAME, segment_path], self.aws_env())
         if tool == "pgbackrest":
             return (["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
                      "archive-push", segment_path], {})
-        raise ValueError(tool)
+        raise ValueError(tool_id)
 
-    def fetch_argv(self, tool, name, target, prefix, context):
+    def fetch_argv(self, tool_id, name, target, prefix, context):
+        tool = base_tool(tool_id)
         if tool == "ours":
-            return [f"{self.bin}/wal-fetch", name, target], self.ours_env(prefix, self.args.no_prefetch_env)
-        if tool == "curl":
-            return (self.curl_base() + ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-o", target,
-                                        f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {})
+            return [f"{self.bin}/wal-fetch", name, target], self.ours_env(tool_id, prefix)
+        if tool_id == "curl-raw":
+            return self.curl_base() + ["-o", target, f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}"], {}
+        if tool_id == "curl-zstd":
+            return self.curl_base() + ["-o", target, f"{self.endpoint}/{self.server.bucket}/{prefix}/{name}.zst"], {}
         if tool == "aws":
             return ([self.aws, "--endpoint-url", self.endpoint, "s3", "cp", "--only-show-errors",
                      f"s3://{self.server.bucket}/{prefix}/{name}", target], self.aws_env())
         if tool == "barman":
-            return (["barman-cloud-wal-restore", "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint,
+            return ([self.barman("barman-cloud-wal-restore"), "--cloud-provider", "aws-s3", "--endpoint-url", self.endpoint,
                      f"s3://{self.server.bucket}/{prefix}", SERVER_NAME, name, target], self.aws_env())
         if tool == "pgbackrest":
             return (["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
                      "archive-get", name, target], {})
-        raise ValueError(tool)
+        raise ValueError(tool_id)
 
     def command_string(self, argv, env):
         """argv/env as one archive_command/restore_command line for PostgreSQL's /bin/sh -c."""
         assignments = " ".join(f"{key}={shell_quote(value)}" for key, value in env.items())
         words = " ".join(word if word in ("%p", "%f") else shell_quote(word) for word in argv)
         return f"{assignments} {words}".strip()
+
+    def stanza_create(self, conf, stanza, online=True, as_user=True):
+        argv = ["pgbackrest", f"--config={conf}", f"--stanza={stanza}"] + ([] if online else ["--no-online"]) + ["stanza-create"]
+        return run(as_postgres(argv) if as_user else argv, check=False, timeout=120)
 
 
 def tool_version(argv, env=None):
@@ -532,7 +667,7 @@ def tool_version(argv, env=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# 1 + 4: one push and one fetch of a real 16 MiB segment.
+# 0, 1 + 4: start-up, one push and one fetch of a real 16 MiB segment.
 
 def make_source_cluster(workdir, args):
     cluster = Cluster(workdir, "source16", 16)
@@ -554,31 +689,44 @@ def make_source_cluster(workdir, args):
     return cluster, segment
 
 
-def single_calls(args, tools, cluster, segment, rtt_label, results):
+def prepare_floor_object(tools, segment):
+    """The fair floor sends what wal-push stores: push the segment once with our defaults, then
+    download that object's bytes (zstd, as stored) with curl."""
+    prefix = "floor/ours"
+    argv, env = tools.push_argv("ours", segment, prefix, {})
+    run(argv, env=tools.process_env(env))
+    # The key wal-push chose: its date partition is the segment's modification date (UTC).
+    date = datetime.datetime.fromtimestamp(os.path.getmtime(segment), datetime.timezone.utc).strftime("%Y-%m-%d")
+    keys = [f"{prefix}/{date}/{os.path.basename(segment)}.zst"]
+    path = os.path.join(tools.workdir, "segment", os.path.basename(segment) + ".zst")
+    run(tools.curl_base() + ["-o", path, f"{tools.endpoint}/{tools.server.bucket}/{keys[0]}"])
+    os.chmod(path, 0o644)
+    tools.floor_object = path
+    log(f"fair floor object: {keys[0]}, {os.path.getsize(path)} bytes (segment {os.path.getsize(segment)} bytes)")
+    return {"key": keys[0], "bytes": os.path.getsize(path)}
+
+
+def single_calls(args, tools, cluster, segment, shape):
     name = os.path.basename(segment)
     size = os.path.getsize(segment)
-    scratch = os.path.join(tools.workdir, f"fetch-{rtt_label}")
+    scratch = os.path.join(tools.workdir, f"fetch-{shape.name}")
     samples = {tool: {"push": [], "fetch": []} for tool in args.tools}
-    errors = {}
-    first_calls = {}
-    contexts = {}
-    for tool in args.tools:
-        contexts[tool] = {}
+    errors, first_calls, contexts = {}, {}, {tool: {} for tool in args.tools}
     rounds = args.runs + 1  # round 0 warms caches and is not counted
     for phase in ("push", "fetch"):
         for round_index in range(rounds):
             for tool in args.tools:
                 if tool in errors:
                     continue
-                prefix = f"single/{rtt_label}/{tool}/run{round_index if phase == 'push' else 0}"
+                prefix = f"single/{shape.name}/{tool}/run{round_index if phase == 'push' else 0}"
                 context = contexts[tool]
-                if tool == "pgbackrest":
-                    stanza = f"{SERVER_NAME}-{rtt_label}-{round_index if phase == 'push' else 0}"
+                if base_tool(tool) == "pgbackrest":
+                    stanza = f"{SERVER_NAME}-{shape.name}-{tool}-{round_index if phase == 'push' else 0}"
                     context["stanza"] = stanza
-                    context["pgbackrest_conf"] = tools.pgbackrest_conf(f"single-{stanza}", f"/{prefix}", stanza, cluster)
+                    context["pgbackrest_conf"] = tools.pgbackrest_conf(f"single-{stanza}", f"/{prefix}", stanza, cluster,
+                                                                       tool)
                     if phase == "push":
-                        created = run(["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={stanza}",
-                                       "--no-online", "stanza-create"], check=False, timeout=120)
+                        created = tools.stanza_create(context["pgbackrest_conf"], stanza, online=False, as_user=False)
                         if created.returncode != 0:
                             errors[tool] = f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}"
                             continue
@@ -597,8 +745,9 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
                     log(f"{tool} {phase} failed: {errors[tool]}")
                     continue
                 if phase == "fetch":
-                    if run(["cmp", "-s", segment, target], check=False).returncode != 0:
-                        errors[tool] = "fetched file differs from the pushed segment"
+                    expected = tools.floor_object if tool == "curl-zstd" else segment
+                    if run(["cmp", "-s", expected, target], check=False).returncode != 0:
+                        errors[tool] = "fetched file differs from the pushed one"
                         continue
                     os.unlink(target)
                 if round_index > 0:
@@ -621,26 +770,26 @@ def single_calls(args, tools, cluster, segment, rtt_label, results):
             }
         entry["first_call_wall_s"] = first_calls.get(tool, {})
         table[tool] = entry
-    results["single"] = {"segment": name, "segment_bytes": size, "tools": table}
-    log("single calls: " + ", ".join(
+    log(f"single calls {shape.name}: " + ", ".join(
         f"{t} push {fmt_ms(e['push'])} fetch {fmt_ms(e['fetch'])}" for t, e in table.items()))
+    return {"segment": name, "segment_bytes": size, "tools": table}
 
 
-def startup(args, tools, results):
+def startup(args, tools):
     """Process start-up alone: each tool printing its version (no request)."""
     commands = {
         "ours": [f"{tools.bin}/wal-push", "--version"],
         "curl": ["curl", "--version"],
         "aws": [tools.aws, "--version"],
-        "barman": ["barman-cloud-wal-archive", "--version"],
+        "barman": [tools.barman("barman-cloud-wal-archive"), "--version"],
         "pgbackrest": ["pgbackrest", "version"],
     }
     table = {}
-    for tool in args.tools:
-        samples = [measure(commands[tool], tools.process_env({})) for _ in range(args.runs + 1)][1:]
+    for tool in commands:
+        samples = [measure(commands[tool], tools.process_env({})) for _ in range(max(args.runs, 5) + 1)][1:]
         table[tool] = {"wall_s": median([s.wall for s in samples]), "cpu_s": median([s.cpu for s in samples]),
                        "max_rss_kib": max(s.max_rss_kib for s in samples), "command": " ".join(commands[tool][-1:])}
-    results["startup"] = table
+    return table
 
 
 def fmt_ms(entry):
@@ -648,47 +797,194 @@ def fmt_ms(entry):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2: sustained archiving under pgbench load.
+# WAL made by pgbench, kept as .ready segments of a stopped cluster: the backlog an archiver
+# finds after an outage. Used by the drain and the pushed-ahead measurements.
 
 LOAD_SCRIPT = """\\set aid random(1, 100000 * :scale - 2000)
 UPDATE pgbench_accounts SET abalance = abalance + 1, filler = md5(random()::text) WHERE aid BETWEEN :aid AND :aid + 1999;
 """
 
 
-def archive_backlog(cluster):
-    status = os.path.join(cluster.datadir, "pg_wal", "archive_status")
-    try:
-        return sum(1 for f in os.listdir(status) if f.endswith(".ready"))
-    except FileNotFoundError:
-        return 0
-
-
-def sustained(args, tools, rtt_label, results):
-    load_file = os.path.join(tools.workdir, "load.sql")
+def write_load_script(workdir):
+    load_file = os.path.join(workdir, "load.sql")
     with open(load_file, "w") as script:
         script.write(LOAD_SCRIPT)
     os.chmod(load_file, 0o644)
-    outcome = {"seconds": args.sustain_seconds, "clients": 2, "rate_tps": args.sustain_rate,
+    return load_file
+
+
+def ready_names(datadir):
+    status = os.path.join(datadir, "pg_wal", "archive_status")
+    try:
+        names = [f[:-len(".ready")] for f in os.listdir(status) if f.endswith(".ready")]
+    except FileNotFoundError:
+        return []
+    # PostgreSQL's archiver: timeline history files first, then oldest first.
+    return sorted(names, key=lambda n: (0 if n.endswith(".history") else 1, n))
+
+
+class Backlog:
+    """A stopped 16 MiB-segment cluster whose pg_wal holds at least N `.ready` segments."""
+
+    def __init__(self, args, tools, cluster):
+        self.args, self.tools, self.cluster = args, tools, cluster
+
+    def prepare(self, count):
+        # archive_mode on with no archive_command: PostgreSQL marks every completed segment
+        # .ready and archives none (it waits for a command), as in an archive outage.
+        cluster = Cluster(self.tools.workdir, "backlog", 16,
+                          {"archive_mode": "on", "archive_command": "''", "wal_level": "replica",
+                           "max_wal_size": "'8GB'"})
+        cluster.init()
+        cluster.start()
+        cluster.pgbench(["-i", "-q", "-s", str(self.args.sustain_scale)])
+        load_file = write_load_script(self.tools.workdir)
+        for _ in range(500):
+            if len(ready_names(cluster.datadir)) >= count:
+                break
+            cluster.pgbench(["-n", "-c", "2", "-j", "2", "-t", "20", "-s", str(self.args.sustain_scale), "-f", load_file])
+            cluster.psql("SELECT pg_switch_wal()")
+        cluster.stop("fast")
+        self.cluster = cluster
+        self.names = ready_names(cluster.datadir)
+        log(f"backlog: {len(self.names)} ready segments of 16 MiB in {cluster.datadir}")
+
+    def copy(self, label):
+        """A copy of the stopped data directory (segments hard-linked: nothing writes them)."""
+        target = os.path.join(self.tools.workdir, "pg", f"backlog-{label}")
+        shutil.rmtree(target, ignore_errors=True)
+        run(["cp", "-al", self.cluster.datadir, target])
+        # archive_status entries are renamed, never written: links are fine there too; but
+        # each copy needs its own directories, which cp -al makes.
+        copy = Cluster(self.tools.workdir, f"backlog-{label}", 16)
+        copy.datadir = target
+        return copy
+
+
+def archive_like_postgres(argv_for, env, datadir, names, user="postgres"):
+    """Calls the archive command for each name in order, one call at a time, in the data
+    directory with %p = pg_wal/<name>, renaming .ready to .done after each success, as
+    PostgreSQL's archiver does (it retries a failed file; here three attempts, then give up)."""
+    status = os.path.join(datadir, "pg_wal", "archive_status")
+    walls = []
+    for name in names:
+        for attempt in range(3):
+            sample = measure(argv_for(f"pg_wal/{name}"), env, cwd=datadir, user=user, timeout=600)
+            if sample.status == 0:
+                break
+        else:
+            raise RuntimeError(f"archive command failed 3 times for {name}: {sample.stderr[-400:]}")
+        os.rename(os.path.join(status, name + ".ready"), os.path.join(status, name + ".done"))
+        walls.append(sample.wall)
+    return walls
+
+
+def drain(args, tools, backlog, shape, endpoints):
+    count = min(args.drain_segments, len(backlog.names))
+    names = backlog.names[:count]
+    outcome = {"segments": count, "segment_mib": 16, "tools": {}}
+    for tool in args.drain_tools:
+        copy = backlog.copy(f"drain-{shape.name}-{tool}")
+        prefix = f"drain/{shape.name}/{tool}"
+        context = {}
+        entry = {}
+        try:
+            if base_tool(tool) == "pgbackrest":
+                stanza = f"drain-{shape.name}-{tool}"
+                context = {"stanza": stanza,
+                           "pgbackrest_conf": tools.pgbackrest_conf(f"drain-{shape.name}-{tool}", f"/{prefix}", stanza,
+                                                                    copy, tool)}
+                created = tools.stanza_create(context["pgbackrest_conf"], stanza, online=False)
+                if created.returncode != 0:
+                    raise RuntimeError(f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}")
+            _, env = tools.push_argv(tool, "%p", prefix, context)
+
+            def argv_for(path):
+                return tools.push_argv(tool, path, prefix, context)[0]
+
+            started = time.monotonic()
+            walls = archive_like_postgres(argv_for, tools.process_env(env), copy.datadir, names)
+            seconds = time.monotonic() - started
+            entry = {"seconds": seconds, "per_s": count / seconds, "call_ms_median": median(walls) * 1000,
+                     "call_ms_max": max(walls) * 1000}
+            log(f"drain {shape.name} {tool}: {count} segments in {seconds:.1f} s ({count / seconds:.2f}/s)")
+        except Exception as error:  # noqa: BLE001 — a tool that cannot run is a result too
+            entry = {"error": str(error)[-600:]}
+            log(f"drain {shape.name} {tool}: {entry['error']}")
+        finally:
+            shutil.rmtree(copy.datadir, ignore_errors=True)
+        outcome["tools"][tool] = entry
+    return outcome
+
+
+def pushed_ahead(args, tools, backlog):
+    """The call PostgreSQL makes for a segment push-ahead already stored: its cost against
+    start-up alone (`wal-push --version`), both as PostgreSQL runs them (user postgres, cwd the
+    data directory, %p relative)."""
+    copy = backlog.copy("pushed-ahead")
+    prefix = "pushed-ahead/ours"
+    _, env = tools.push_argv("ours", "%p", prefix, {})
+    env = tools.process_env(env)
+    names = ready_names(copy.datadir)
+    try:
+        # The first call stores its own segment and pushes the next ones ahead.
+        archive_like_postgres(lambda p: [f"{tools.bin}/wal-push", p], env, copy.datadir, names[:1])
+        record_dir = os.path.join(copy.datadir, "pg_wal", ".wal-archive", "pushed")
+        recorded = [n for n in names[1:] if os.path.exists(os.path.join(record_dir, n))]
+        hits, startups = [], []
+        status = os.path.join(copy.datadir, "pg_wal", "archive_status")
+        for name in recorded[:args.runs * 2]:
+            startups.append(measure([f"{tools.bin}/wal-push", "--version"], env, cwd=copy.datadir, user="postgres").wall)
+            sample = measure([f"{tools.bin}/wal-push", f"pg_wal/{name}"], env, cwd=copy.datadir, user="postgres")
+            if sample.status != 0:
+                raise RuntimeError(f"wal-push of a pushed-ahead segment exited {sample.status}: {sample.stderr[-300:]}")
+            if os.path.exists(os.path.join(record_dir, name)):
+                raise RuntimeError("the record was not used")
+            os.rename(os.path.join(status, name + ".ready"), os.path.join(status, name + ".done"))
+            hits.append(sample.wall)
+        result = {"calls": len(hits), "recorded": len(recorded), "hit_ms_median": median(hits) * 1000 if hits else None,
+                  "hit_ms_max": max(hits) * 1000 if hits else None,
+                  "startup_ms_median": median(startups) * 1000 if startups else None}
+        log(f"pushed-ahead record hit: {result}")
+        return result
+    except Exception as error:  # noqa: BLE001
+        log(f"pushed-ahead: {error}")
+        return {"error": str(error)[-600:]}
+    finally:
+        shutil.rmtree(copy.datadir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2: sustained archiving under pgbench load.
+
+def archive_backlog(cluster):
+    return len(ready_names(cluster.datadir))
+
+
+def sustained(args, tools, shape):
+    load_file = write_load_script(tools.workdir)
+    outcome = {"seconds": args.sustain_seconds, "clients": 2, "rate_tps": args.sustain_rate, "segment_mib": 16,
                "workload": "pgbench -f load.sql (UPDATE of 2000 pgbench_accounts rows per transaction)", "tools": {}}
     for tool in args.sustain_tools:
-        log(f"sustained archiving: {tool}")
-        cluster = Cluster(tools.workdir, f"sustain-{rtt_label}-{tool}", 16,
+        log(f"sustained archiving {shape.name}: {tool}")
+        cluster = Cluster(tools.workdir, f"sustain-{shape.name}-{tool}", 16,
                           {"archive_mode": "on", "archive_timeout": "0", "wal_level": "replica"})
         cluster.init()
-        prefix = f"sustain/{rtt_label}/{tool}"
+        prefix = f"sustain/{shape.name}/{tool}"
         context = {}
-        if tool == "pgbackrest":
-            context["stanza"] = f"sustain-{rtt_label}"
-            context["pgbackrest_conf"] = tools.pgbackrest_conf(f"sustain-{rtt_label}", f"/{prefix}",
-                                                               context["stanza"], cluster)
+        if base_tool(tool) == "pgbackrest":
+            context["stanza"] = f"sustain-{shape.name}-{tool}"
+            context["pgbackrest_conf"] = tools.pgbackrest_conf(context["stanza"], f"/{prefix}", context["stanza"],
+                                                               cluster, tool)
         argv, env = tools.push_argv(tool, "%p", prefix, context)
         cluster.configure({"archive_command": conf_quote(tools.command_string(argv, env))})
         cluster.start()
         entry = {}
         try:
-            if tool == "pgbackrest":
-                run(as_postgres(["pgbackrest", f"--config={context['pgbackrest_conf']}", f"--stanza={context['stanza']}",
-                                 "stanza-create"]), timeout=120)
+            if base_tool(tool) == "pgbackrest":
+                created = tools.stanza_create(context["pgbackrest_conf"], context["stanza"])
+                if created.returncode != 0:
+                    raise RuntimeError(f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}")
             cluster.pgbench(["-i", "-q", "-s", str(args.sustain_scale)])
             cluster.psql("CHECKPOINT")
             cluster.psql("SELECT pg_switch_wal()")
@@ -742,6 +1038,8 @@ def sustained(args, tools, rtt_label, results):
                 "backlog_max": max(lags) if lags else None,
                 "backlog_mean": statistics.mean(lags) if lags else None,
                 "backlog_end_of_load": lags[-1] if lags else None,
+                "samples_at_2_or_more": sum(1 for value in lags if value >= 2),
+                "samples": len(lags),
                 "stat_lag_max": max((p["lag"] for p in series), default=None),
                 "failed_count": series[-1]["failed"] if series else None,
                 "drain_s": round(time.monotonic() - drain_start, 1),
@@ -759,7 +1057,7 @@ def sustained(args, tools, rtt_label, results):
             cluster.stop("immediate")
             shutil.rmtree(cluster.datadir, ignore_errors=True)
         outcome["tools"][tool] = entry
-    results["sustained"] = outcome
+    return outcome
 
 
 # ---------------------------------------------------------------------------------------------
@@ -768,33 +1066,32 @@ def sustained(args, tools, rtt_label, results):
 class PITRSource:
     """A base backup and the archive of the WAL generated after it, uploaded once per tool."""
 
-    def __init__(self, args, tools):
+    def __init__(self, args, tools, segsize, segments):
         self.args, self.tools = args, tools
+        self.segsize, self.segments = segsize, segments
         self.workdir = tools.workdir
+        self.label = f"pitr{segsize}"
         self.cluster = None
         self.error = {}
 
     def prepare(self):
         args = self.args
-        archive = postgres_dir(os.path.join(self.workdir, "pitr-archive"))
+        archive = postgres_dir(os.path.join(self.workdir, f"{self.label}-archive"))
         self.archive = archive
-        cluster = Cluster(self.workdir, "pitr-source", args.pitr_segsize,
+        cluster = Cluster(self.workdir, f"{self.label}-source", self.segsize,
                           {"archive_mode": "on", "archive_timeout": "0", "wal_level": "replica",
                            "archive_command": conf_quote(f"test ! -f {archive}/%f && cp %p {archive}/%f")})
         self.cluster = cluster
         cluster.init()
         cluster.start()
         cluster.pgbench(["-i", "-q", "-s", str(args.pitr_scale)])
-        self.base = os.path.join(self.workdir, "pg", "pitr-base")
+        self.base = os.path.join(self.workdir, "pg", f"{self.label}-base")
         run(as_postgres([f"{PG_BIN}/pg_basebackup", "-h", cluster.socketdir, "-p", str(cluster.port), "-U", "postgres",
                          "-D", self.base, "-X", "stream", "-c", "fast", "--no-sync"]), timeout=600)
         start_lsn_segment = cluster.segment_number(cluster.current_walfile())
-        load_file = os.path.join(self.workdir, "load.sql")
-        with open(load_file, "w") as script:
-            script.write(LOAD_SCRIPT)
-        os.chmod(load_file, 0o644)
-        target = start_lsn_segment + args.pitr_segments
-        for _ in range(2000):
+        load_file = write_load_script(self.workdir)
+        target = start_lsn_segment + self.segments
+        for _ in range(5000):
             if cluster.segment_number(cluster.current_walfile()) >= target:
                 break
             cluster.pgbench(["-n", "-c", "2", "-j", "2", "-t", "10", "-s", str(args.pitr_scale), "-f", load_file])
@@ -811,81 +1108,84 @@ class PITRSource:
             base_file = re.search(r"START WAL LOCATION: .* \(file ([0-9A-F]{24})\)", label.read()).group(1)
         self.replayed_segments = cluster.segment_number(target_file) - cluster.segment_number(base_file) + 1
         self.files = files
-        log(f"PITR source: {len(files)} archived segments of {args.pitr_segsize} MiB, "
+        cluster.stop("fast")
+        log(f"PITR source: {len(files)} archived segments of {self.segsize} MiB, "
             f"{self.replayed_segments} to replay from {base_file} to {target_file} (LSN {self.target_lsn})")
 
-    def upload(self, tool_names):
+    def upload(self, tool_ids):
         """Puts the archive into each tool's own layout, once, straight at the server (no delay)."""
         tools, bucket = self.tools, self.tools.server.bucket
         paths = [os.path.join(self.archive, f) for f in self.files]
         env = tools.process_env(tools.aws_env())
-        for tool in tool_names:
+        done = set()
+        for tool_id in tool_ids:
+            layout = self.layout(tool_id)
+            if layout in done or tool_id == "cp":
+                continue
+            done.add(layout)
             started = time.monotonic()
             try:
-                if tool == "ours":
+                if base_tool(tool_id) == "ours":
                     pushed = subprocess.run(["xargs", "-P", "2", "-n", "1", f"{tools.bin}/wal-push"],
                                             input="\n".join(paths), text=True, capture_output=True, timeout=1800,
-                                            env=tools.process_env(tools.ours_env("pitr/ours")))
+                                            env=tools.process_env(tools.ours_env("ours", f"{self.label}/ours")))
                     if pushed.returncode != 0:
                         raise RuntimeError(f"wal-push: {pushed.stderr.strip()[-400:]}")
-                elif tool == "aws":
+                elif tool_id == "aws":
                     run([tools.aws, "--endpoint-url", tools.endpoint, "s3", "cp", "--recursive", "--only-show-errors",
-                         self.archive, f"s3://{bucket}/pitr/aws/"], env=env, timeout=1800)
-                elif tool == "barman":
-                    stage = os.path.join(self.workdir, "barman-stage")
-                    for path in paths:
-                        name = os.path.basename(path)
-                        folder = os.path.join(stage, SERVER_NAME, "wals", name[:16])
-                        os.makedirs(folder, exist_ok=True)
-                        os.link(path, os.path.join(folder, name))
-                    run([tools.aws, "--endpoint-url", tools.endpoint, "s3", "cp", "--recursive", "--only-show-errors",
-                         stage, f"s3://{bucket}/pitr/barman/"], env=env, timeout=1800)
-                    shutil.rmtree(stage)
-                elif tool == "pgbackrest":
-                    conf = tools.pgbackrest_conf("pitr-push", "/pitr/pgbackrest", "pitr", self.cluster)
-                    run(as_postgres(["pgbackrest", f"--config={conf}", "--stanza=pitr", "stanza-create"]), timeout=120)
+                         self.archive, f"s3://{bucket}/{self.label}/aws/"], env=env, timeout=1800)
+                elif base_tool(tool_id) == "pgbackrest":
+                    conf = tools.pgbackrest_conf(f"{self.label}-push-{layout}", f"/{self.label}/{layout}", "pitr",
+                                                 self.cluster, layout)
+                    created = tools.stanza_create(conf, "pitr", online=False)
+                    if created.returncode != 0:
+                        raise RuntimeError(f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}")
                     pushed = subprocess.run(as_postgres(["xargs", "-P", "2", "-n", "1", "pgbackrest", f"--config={conf}",
                                                          "--stanza=pitr", "archive-push"]), input="\n".join(paths),
                                             text=True, capture_output=True, timeout=1800)
                     if pushed.returncode != 0:
                         raise RuntimeError(f"pgbackrest archive-push: {pushed.stderr.strip()[-400:]}")
-                log(f"PITR archive uploaded for {tool} in {time.monotonic() - started:.1f} s")
+                log(f"{self.label} archive uploaded for {layout} in {time.monotonic() - started:.1f} s")
             except Exception as error:  # noqa: BLE001
-                self.error[tool] = f"upload: {str(error)[-500:]}"
-                log(f"PITR upload for {tool} failed: {self.error[tool]}")
+                self.error[layout] = f"upload: {str(error)[-500:]}"
+                log(f"{self.label} upload for {layout} failed: {self.error[layout]}")
 
-    def restore(self, variant, tool, extra_env, rtt_label):
+    @staticmethod
+    def layout(tool_id):
+        """Which uploaded archive a variant reads: pgBackRest's zst archive serves its async variant."""
+        if tool_id == "pgbackrest-async":
+            return "pgbackrest-zst"
+        return base_tool(tool_id) if base_tool(tool_id) != "pgbackrest" else tool_id
+
+    def restore(self, variant, shape):
         tools = self.tools
-        datadir = os.path.join(self.workdir, "pg", f"restore-{rtt_label}-{variant}")
+        layout = self.layout(variant)
+        name = f"restore-{self.label}-{shape.name}-{variant}"
+        datadir = os.path.join(self.workdir, "pg", name)
         run(["cp", "-a", self.base, datadir])
         run(["chown", "-R", "postgres:postgres", datadir])
-        cluster = Cluster(self.workdir, f"restore-{rtt_label}-{variant}", self.args.pitr_segsize)
-        context = {}
-        if tool == "pgbackrest":
-            context["stanza"] = "pitr"
-            context["pgbackrest_conf"] = tools.pgbackrest_conf(f"pitr-{variant}-{rtt_label}", "/pitr/pgbackrest",
-                                                               "pitr", cluster,
-                                                               asynchronous=variant.endswith("async"))
-        if tool == "ours":
-            argv, env = tools.fetch_argv(tool, "%f", "%p", "pitr/ours", context)
-            env = dict(env)
-            for item in extra_env:
-                key, _, value = item.partition("=")
-                env[key] = value
+        cluster = Cluster(self.workdir, name, self.segsize)
+        if variant == "cp":
+            command = f"cp {shell_quote(self.archive)}/%f %p"
+        elif base_tool(variant) == "pgbackrest":
+            conf = tools.pgbackrest_conf(name, f"/{self.label}/{layout}", "pitr", cluster, variant)
+            argv, env = tools.fetch_argv(variant, "%f", "%p", "", {"stanza": "pitr", "pgbackrest_conf": conf})
+            command = tools.command_string(argv, env)
         else:
-            argv, env = tools.fetch_argv(tool, "%f", "%p", f"pitr/{tool}", context)
+            argv, env = tools.fetch_argv(variant, "%f", "%p", f"{self.label}/{layout}", {})
+            command = tools.command_string(argv, env)
         settings = cluster.base_settings()
-        settings.update({"restore_command": conf_quote(tools.command_string(argv, env)),
+        settings.update({"restore_command": conf_quote(command),
                          "recovery_target_name": "'wal-bench-target'", "recovery_target_action": "'promote'",
                          "archive_mode": "off", "hot_standby": "off"})
         cluster.configure(settings)
-        open(os.path.join(datadir, "recovery.signal"), "w").close()
-        shutil.chown(os.path.join(datadir, "recovery.signal"), "postgres", "postgres")
         signal_file = os.path.join(datadir, "recovery.signal")
+        open(signal_file, "w").close()
+        shutil.chown(signal_file, "postgres", "postgres")
         started = time.monotonic()
         cluster.start(wait=False)
         timeout = self.args.pitr_timeout
-        outcome = {"tool": tool, "variant": variant}
+        outcome = {"variant": variant}
         polls = 0
         while os.path.exists(signal_file) and time.monotonic() - started < timeout:
             polls += 1
@@ -913,38 +1213,25 @@ class PITRSource:
                 outcome["error"] = "recovery ended before the target LSN"
         cluster.stop("immediate")
         shutil.rmtree(datadir, ignore_errors=True)
-        log(f"PITR {variant}: " + (f"{outcome['seconds']:.1f} s" if "seconds" in outcome else outcome["error"][:300]))
+        log(f"{self.label} {shape.name} {variant}: "
+            + (f"{outcome['seconds']:.1f} s" if "seconds" in outcome else outcome["error"][:300]))
         return outcome
 
 
-def pitr(args, source, rtt_label, results):
-    variants = []
-    for tool in args.pitr_tools:
-        if tool in source.error:
-            variants.append((tool, tool, None))
-            continue
-        if tool == "ours":
-            variants.append(("ours", "ours", list(args.no_prefetch_env)))
-            if args.prefetch_env:
-                variants.append(("ours-prefetch", "ours", list(args.prefetch_env)))
-        elif tool == "pgbackrest":
-            variants.append(("pgbackrest", "pgbackrest", []))
-            variants.append(("pgbackrest-async", "pgbackrest", []))
-        else:
-            variants.append((tool, tool, []))
+def pitr(source, variants, shape):
     outcomes = {}
-    for variant, tool, extra in variants:
-        if extra is None:
-            outcomes[variant] = {"tool": tool, "variant": variant, "error": source.error[tool]}
+    for variant in variants:
+        layout = source.layout(variant)
+        if layout in source.error:
+            outcomes[variant] = {"variant": variant, "error": source.error[layout]}
             continue
         try:
-            outcomes[variant] = source.restore(variant, tool, extra, rtt_label)
+            outcomes[variant] = source.restore(variant, shape)
         except Exception as error:  # noqa: BLE001
-            outcomes[variant] = {"tool": tool, "variant": variant, "error": str(error)[-600:]}
-            log(f"PITR {variant}: {outcomes[variant]['error']}")
-    results["pitr"] = {"segments": source.replayed_segments, "segment_mib": args.pitr_segsize,
-                       "archived_files": len(source.files), "variants": outcomes,
-                       "prefetch_env": list(args.prefetch_env), "no_prefetch_env": list(args.no_prefetch_env)}
+            outcomes[variant] = {"variant": variant, "error": str(error)[-600:]}
+            log(f"{source.label} {variant}: {outcomes[variant]['error']}")
+    return {"segments": source.replayed_segments, "segment_mib": source.segsize,
+            "archived_files": len(source.files), "variants": outcomes}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -971,18 +1258,26 @@ def machine_facts():
             "kernel": platform.release(), "os": os_name}
 
 
+def moto_pin():
+    """The moto version the project pins for its tests (.ci/run)."""
+    try:
+        match = re.search(r"moto\[server\]==([0-9.]+)", open(os.path.join(REPO_DIR, ".ci", "run")).read())
+        return match.group(1) if match else None
+    except OSError:
+        return None
+
+
 def versions(args, tools):
-    ours_env = tools.process_env({})
+    ours_env = tools.process_env({"WAL_ARCHIVE_CONFIG": "none"})
     return {
         "wal-push": tool_version([f"{tools.bin}/wal-push", "--version"], ours_env),
-        "wal-fetch": tool_version([f"{tools.bin}/wal-fetch", "--version"], ours_env),
         "swift": tool_version(["swift", "--version"]),
         "aws": tool_version([args.aws_bin, "--version"]),
-        "barman-cloud-wal-archive": tool_version(["barman-cloud-wal-archive", "--version"]),
+        "barman-cloud-wal-archive": tool_version([tools.barman("barman-cloud-wal-archive"), "--version"]),
         "pgbackrest": tool_version(["pgbackrest", "version"]),
-        "curl": tool_version(["curl", "--version"]),
+        "curl": tool_version(["curl", "--version"]).split(" libcurl")[0],
         "postgresql": tool_version([f"{PG_BIN}/postgres", "--version"]),
-        "moto": tool_version([sys.executable, "-c", "import moto; print('moto', moto.__version__)"]),
+        "moto": tool_version([sys.executable, "-c", "import moto; print(moto.__version__)"]),
         "socat": next((line.strip() for line in run(["socat", "-V"], check=False).stdout.splitlines()
                        if line.startswith("socat version")), "?"),
         "python": sys.version.split()[0],
@@ -1005,56 +1300,63 @@ def public_arguments(argv):
     return shown
 
 
+WALG_NOTE = ("WAL-G (Go) is not measured: it is packaged neither by Debian nor on PyPI, the only registries "
+             "this machine reaches; building it needs its Go module dependencies (cloud SDKs) from the Go "
+             "module proxy or GitHub, which are unreachable here, and Debian's Go (1.19) is older than its "
+             "sources require.")
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rtt", default="0", help="added round-trip times in ms, comma-separated (e.g. 0,20)")
-    parser.add_argument("--runs", type=int, default=7, help="measured runs per single push/fetch (median)")
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per single push/fetch (median)")
     parser.add_argument("--quick", action="store_true", help="few runs, short load, small PITR (development)")
     parser.add_argument("--delay", choices=("auto", "netem", "relay"), default="auto",
-                        help="how to add the RTT: netem in a namespace, or the userspace relay when netem is missing")
-    parser.add_argument("--tools", default="ours,curl,aws,barman,pgbackrest")
-    parser.add_argument("--sustain-tools", default="ours,aws")
-    parser.add_argument("--pitr-tools", default="ours,aws,pgbackrest")
-    parser.add_argument("--sustain-seconds", type=int, default=40)
-    parser.add_argument("--drain-seconds", type=int, default=60, help="how long to wait for the backlog after the load")
+                        help="how to add RTT and bandwidth: netem in a namespace, or the userspace relay")
+    parser.add_argument("--shapes", default="0,20,20@1000,20@200",
+                        help="network shapes of the single push/fetch: RTT_MS[@MBIT_PER_S], comma-separated")
+    parser.add_argument("--sustain-shapes", default="20")
+    parser.add_argument("--drain-shapes", default="0,20")
+    parser.add_argument("--pitr-shapes", default="0,20", help="shapes of the PITR replay of 1 MiB segments")
+    parser.add_argument("--pitr16-shapes", default="20", help="shapes of the PITR replay of 16 MiB segments")
+    parser.add_argument("--tools", default="ours,ours-nocomp,curl-zstd,curl-raw,aws,barman,barman-lz4,"
+                                           "pgbackrest,pgbackrest-zst")
+    parser.add_argument("--sustain-tools", default="ours,pgbackrest-async,aws")
+    parser.add_argument("--drain-tools", default="ours,pgbackrest-async,aws")
+    parser.add_argument("--pitr-tools", default="cp,ours,ours-noprefetch,pgbackrest-async,pgbackrest")
+    parser.add_argument("--pitr16-tools", default="cp,ours,pgbackrest-async")
+    parser.add_argument("--sustain-seconds", type=int, default=30)
+    parser.add_argument("--drain-seconds", type=int, default=30, help="how long to wait for the backlog after the load")
     parser.add_argument("--sustain-rate", type=float, default=0,
                         help="pgbench -R transactions/s for the load (0: as fast as it goes)")
     parser.add_argument("--sustain-scale", type=int, default=20)
+    parser.add_argument("--drain-segments", type=int, default=64, help="ready 16 MiB segments the drain archives")
     parser.add_argument("--pitr-segments", type=int, default=200)
-    parser.add_argument("--pitr-segsize", type=int, default=1, choices=(1, 2, 4, 8, 16, 32, 64),
-                        help="wal_segment_size in MiB of the PITR cluster")
+    parser.add_argument("--pitr16-segments", type=int, default=32)
     parser.add_argument("--pitr-scale", type=int, default=5)
     parser.add_argument("--pitr-timeout", type=int, default=900)
     parser.add_argument("--source-scale", type=int, default=15, help="pgbench -i scale of the cluster the 16 MiB segment comes from")
     parser.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for wal-push/wal-fetch everywhere")
-    parser.add_argument("--prefetch-env", action="append", metavar="KEY=VALUE",
-                        help="environment that turns wal-fetch's prefetch on, for the 'ours-prefetch' PITR variant "
-                             "(default WAL_ARCHIVE_PREFETCH=8; 'none' drops the variant)")
-    parser.add_argument("--no-prefetch-env", action="append", metavar="KEY=VALUE",
-                        help="environment that turns wal-fetch's prefetch off, for the plain 'ours' PITR variant and "
-                             "the single fetch (default WAL_ARCHIVE_PREFETCH=0)")
-    parser.add_argument("--pgbackrest-compress", default="", help="pgBackRest compress-type (default: its own, gz)")
     parser.add_argument("--ours-bin", required=True, help="folder with the built wal-push and wal-fetch")
     parser.add_argument("--aws-bin", default=shutil.which("aws") or "aws")
     parser.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
-    parser.add_argument("--skip", default="", help="sections to skip: single,sustained,pitr")
+    parser.add_argument("--skip", default="", help="sections to skip: single,pushed-ahead,sustained,drain,pitr,pitr16")
     args = parser.parse_args()
     if args.quick:
         args.runs = min(args.runs, 3)
+        args.shapes = "0,20@200" if args.shapes == parser.get_default("shapes") else args.shapes
         args.sustain_seconds = min(args.sustain_seconds, 10)
         args.sustain_scale = min(args.sustain_scale, 5)
+        args.drain_segments = min(args.drain_segments, 12)
+        args.drain_shapes = "20" if args.drain_shapes == parser.get_default("drain_shapes") else args.drain_shapes
         args.pitr_segments = min(args.pitr_segments, 30)
+        args.pitr_shapes = "20" if args.pitr_shapes == parser.get_default("pitr_shapes") else args.pitr_shapes
+        args.pitr16_segments = min(args.pitr16_segments, 6)
         args.source_scale = min(args.source_scale, 8)
-    for name in ("tools", "sustain_tools", "pitr_tools"):
+    for name in ("tools", "sustain_tools", "drain_tools", "pitr_tools", "pitr16_tools"):
         setattr(args, name, [t for t in getattr(args, name).split(",") if t])
-    args.rtts = [float(v) for v in args.rtt.split(",") if v != ""]
-    if args.prefetch_env is None:
-        args.prefetch_env = ["WAL_ARCHIVE_PREFETCH=8"]
-    if args.prefetch_env == ["none"]:
-        args.prefetch_env = []
-    if args.no_prefetch_env is None:
-        args.no_prefetch_env = ["WAL_ARCHIVE_PREFETCH=0"]
+    for name in ("shapes", "sustain_shapes", "drain_shapes", "pitr_shapes", "pitr16_shapes"):
+        setattr(args, name, parse_shapes(getattr(args, name)))
     args.skip = set(s for s in args.skip.split(",") if s)
     if args.quick and args.results == os.path.join(BENCH_DIR, "results"):
         args.results = os.path.join(BENCH_DIR, "work", "results")  # quick figures are not the committed ones
@@ -1064,77 +1366,98 @@ def parse_args():
 def main():
     args = parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
+    started_clock = time.monotonic()
     workdir = make_workdir()
     CLEANUP.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
     log(f"work directory {workdir}")
+    all_shapes = {s.name: s for s in args.shapes + args.sustain_shapes + args.drain_shapes + args.pitr_shapes
+                  + args.pitr16_shapes}
 
     network = Network()
-    wants_delay = any(r > 0 for r in args.rtts)
+    wants_delay = any(s.name != "loopback" for s in all_shapes.values())
     use_netem = wants_delay and args.delay in ("auto", "netem") and network.try_netem()
     if wants_delay and not use_netem:
         if args.delay == "netem":
             raise SystemExit(f"netem requested but unavailable: {network.note}")
-        log(f"no netem ({network.note}); the RTT is added by the userspace delay relay")
+        log(f"no netem ({network.note}); RTT and bandwidth are added by the userspace delay relay")
     server = start_s3_server(NETNS if use_netem else None)
     log(f"S3 server at {server.endpoint}, bucket {server.bucket}")
     direct_endpoint = server.endpoint
     if use_netem:
         direct_endpoint = f"http://{VETH_NS_ADDR}:{start_netns_forwarder(server)}"
+    endpoints = Endpoints(workdir, server, network, use_netem, direct_endpoint)
+    loopback = Shape("0")
 
     tools = Tools(args, workdir, server)
-    tools.set_endpoint(direct_endpoint, start_tls_terminator(workdir, *re.match(r"https?://([^:/]+):(\d+)", direct_endpoint).groups()))
-    run_facts = {"started": started.isoformat(timespec="seconds"), "machine": machine_facts(),
-                 "versions": versions(args, tools), "quick": args.quick, "runs": args.runs,
-                 "command": " ".join(a for a in public_arguments(sys.argv[1:])), "tools": args.tools}
+    tools.set_endpoint(*endpoints.activate(loopback))
+    pin = moto_pin()
+    results = {"started": started.isoformat(timespec="seconds"), "machine": machine_facts(),
+               "load_average_start": os.getloadavg(), "versions": versions(args, tools), "moto_pin": pin,
+               "quick": args.quick, "runs": args.runs, "settings": SETTINGS, "walg": WALG_NOTE,
+               "parallelism": {"push": OURS_PUSH_PARALLELISM, "fetch": OURS_FETCH_PARALLELISM},
+               "command": " ".join(public_arguments(sys.argv[1:])), "shapes": {}, "single": {}, "sustained": {},
+               "drain": {}, "pitr": {}, "pitr16": {}}
+    if pin and results["versions"]["moto"] != pin:
+        raise SystemExit(f"moto {results['versions']['moto']} is installed, the project pins {pin}: bench/run installs the pin")
+
+    def use(shape):
+        tools.set_endpoint(*endpoints.activate(shape))
+        results["shapes"][shape.name] = dict(shape.describe(), network=endpoints.notes[shape.name])
+        log(f"=== {shape.label}: endpoint {tools.endpoint}")
 
     source_cluster, segment = make_source_cluster(workdir, args)
-    pitr_source = None
-    if "pitr" not in args.skip:
-        pitr_source = PITRSource(args, tools)
-        pitr_source.prepare()
-        pitr_source.upload([t for t in args.pitr_tools])
+    if "single" not in args.skip:
+        results["floor_object"] = prepare_floor_object(tools, segment)
+        results["startup"] = startup(args, tools)
+        for shape in args.shapes:
+            use(shape)
+            results["single"][shape.name] = single_calls(args, tools, source_cluster, segment, shape)
+    source_cluster.stop("fast")
 
-    written = []
-    for rtt in args.rtts:
-        label = f"rtt{rtt:g}ms"
-        results = dict(run_facts)
-        results["rtt_ms"] = rtt
-        if rtt == 0:
-            results["delay"] = {"mode": "none", "note": "loopback"}
-            endpoint = direct_endpoint
-        elif use_netem:
-            network.set_netem(rtt)
-            results["delay"] = {"mode": "netem", "note": f"tc netem delay {rtt / 2:g} ms on each end of a veth pair "
-                                                        f"into namespace {NETNS} ({VETH_HOST_ADDR} <-> {VETH_NS_ADDR})"}
-            endpoint = direct_endpoint
-        else:
-            relay_port = start_delay_relay(server.host, server.port, rtt)
-            endpoint = f"http://127.0.0.1:{relay_port}"
-            results["delay"] = {"mode": "relay", "note": f"userspace delay relay (bench/lib/delay_relay.py), {rtt:g} ms "
-                                                         f"RTT per chunk plus one RTT for the connection; netem "
-                                                         f"unavailable: {network.note}"}
-        host, port = re.match(r"https?://([^:/]+):(\d+)", endpoint).groups()
-        tools.set_endpoint(endpoint, start_tls_terminator(workdir, host, port))
-        log(f"=== RTT {rtt:g} ms via {results['delay']['mode']}: endpoint {endpoint}")
-        if "single" not in args.skip:
-            if rtt == args.rtts[0]:
-                startup(args, tools, results)
-            single_calls(args, tools, source_cluster, segment, label, results)
-        if "sustained" not in args.skip:
-            sustained(args, tools, label, results)
-        if pitr_source is not None:
-            pitr(args, pitr_source, label, results)
-        results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        os.makedirs(args.results, exist_ok=True)
-        name = f"{started.strftime('%Y-%m-%d')}-{label}{'-quick' if args.quick else ''}"
-        path = os.path.join(args.results, f"{name}.json")
-        with open(path, "w") as out:
-            json.dump(results, out, indent=1, default=str)
-        written.append(path)
-        log(f"wrote {path}")
+    if not {"drain", "pushed-ahead"} <= args.skip:
+        backlog = Backlog(args, tools, None)
+        backlog.prepare(max(args.drain_segments, 4 * OURS_PUSH_PARALLELISM + args.runs * 2 + 2))
+        if "pushed-ahead" not in args.skip:
+            use(loopback)
+            results["pushed_ahead"] = pushed_ahead(args, tools, backlog)
+        if "drain" not in args.skip:
+            for shape in args.drain_shapes:
+                use(shape)
+                results["drain"][shape.name] = drain(args, tools, backlog, shape, endpoints)
+        shutil.rmtree(backlog.cluster.datadir, ignore_errors=True)
+
+    if "sustained" not in args.skip:
+        for shape in args.sustain_shapes:
+            use(shape)
+            results["sustained"][shape.name] = sustained(args, tools, shape)
+
+    for key, segsize, segments, shapes, variants in (
+            ("pitr", 1, args.pitr_segments, args.pitr_shapes, args.pitr_tools),
+            ("pitr16", 16, args.pitr16_segments, args.pitr16_shapes, args.pitr16_tools)):
+        if key in args.skip or not shapes or not variants:
+            continue
+        use(loopback)
+        source = PITRSource(args, tools, segsize, segments)
+        source.prepare()
+        source.upload(variants)
+        for shape in shapes:
+            use(shape)
+            results[key][shape.name] = pitr(source, variants, shape)
+        for path in (source.archive, source.base, source.cluster.datadir):
+            shutil.rmtree(path, ignore_errors=True)
+
     if use_netem:
         network.set_netem(0)
-    run([sys.executable, os.path.join(BENCH_DIR, "lib", "report.py"), "--results", args.results] + written,
+    results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["duration_s"] = round(time.monotonic() - started_clock)
+    results["load_average_end"] = os.getloadavg()
+    os.makedirs(args.results, exist_ok=True)
+    name = f"{started.strftime('%Y-%m-%d')}{'-quick' if args.quick else ''}"
+    path = os.path.join(args.results, f"{name}.json")
+    with open(path, "w") as out:
+        json.dump(results, out, indent=1, default=str)
+    log(f"wrote {path} after {results['duration_s']} s")
+    run([sys.executable, os.path.join(BENCH_DIR, "lib", "report.py"), "--results", args.results, path],
         timeout=300, check=True)
 
 

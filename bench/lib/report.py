@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Turns bench result JSON files (one per added RTT) into markdown tables, a PNG plot, and the
-latest.md / latest.png copies. Usage: report.py --results DIR RESULT.json..."""
+"""Turns one bench result JSON file into a markdown report and a PNG plot, and, for a full
+(not --quick) run, the latest.md / latest.png copies. Usage: report.py --results DIR RESULT.json"""
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -12,32 +11,29 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-TOOL_NAMES = {
-    "ours": "wal-push / wal-fetch",
-    "curl": "curl --aws-sigv4",
+NAMES = {
+    "ours": "wal-push/wal-fetch (defaults)",
+    "ours-nocomp": "wal-push/wal-fetch, compression off",
+    "ours-noprefetch": "wal-fetch, prefetch off",
+    "curl-zstd": "curl, the stored zstd object (fair floor)",
+    "curl-raw": "curl, raw segment",
     "aws": "aws s3 cp",
-    "barman": "barman-cloud-wal-*",
-    "pgbackrest": "pgBackRest archive-push/-get",
+    "barman": "barman-cloud (defaults)",
+    "barman-lz4": "barman-cloud --lz4",
+    "pgbackrest": "pgBackRest (defaults)",
+    "pgbackrest-zst": "pgBackRest zst-1",
+    "pgbackrest-async": "pgBackRest zst-1 async",
+    "cp": "cp from local disk (floor)",
 }
-COMPRESSION = {
-    "ours": "zstd (default)",
-    "curl": "none",
-    "aws": "none",
-    "barman": "none (default)",
-    "pgbackrest": "gz (default)",
-}
-PITR_NAMES = {
-    "ours": "wal-fetch, no prefetch",
-    "ours-prefetch": "wal-fetch, prefetch",
-    "aws": "aws s3 cp",
-    "barman": "barman-cloud-wal-restore",
-    "pgbackrest": "pgBackRest archive-get",
-    "pgbackrest-async": "pgBackRest archive-get, async (its prefetch)",
-}
+PEERS = ("aws", "barman", "barman-lz4", "pgbackrest", "pgbackrest-zst", "pgbackrest-async")
 
 
-def ms(seconds):
-    return "–" if seconds is None else f"{seconds * 1000:.0f}"
+def name(tool):
+    return NAMES.get(tool, tool)
+
+
+def ms(seconds, digits=0):
+    return "–" if seconds is None else f"{seconds * 1000:.{digits}f}"
 
 
 def ratio(value, reference):
@@ -50,48 +46,159 @@ def mib(kib):
     return "–" if kib is None else f"{kib / 1024:.1f}"
 
 
-def single_section(result):
-    single = result.get("single")
-    if not single:
-        return []
-    tools = single["tools"]
-    ours = tools.get("ours") or {}
-    ours_push = (ours.get("push") or {}).get("wall_s")
-    ours_fetch = (ours.get("fetch") or {}).get("wall_s")
+def one_line(text):
+    return " ".join(str(text).split())[:400].replace("|", "/").replace("`", "'")
+
+
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def wall(result, shape, tool, phase):
+    return ((((result.get("single") or {}).get(shape) or {}).get("tools", {}).get(tool) or {}).get(phase) or {}).get("wall_s")
+
+
+def shape_label(result, shape):
+    return (result.get("shapes", {}).get(shape) or {}).get("label", shape)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def targets(result):
+    lines = ["## Targets (this run)", ""]
+    for phase in ("fetch", "push"):
+        mine, floor = wall(result, "loopback", "ours", phase), wall(result, "loopback", "curl-zstd", phase)
+        if mine and floor:
+            lines.append(f"- {phase} at loopback within 1.3× the fair floor (curl sending/receiving the very zstd "
+                         f"object we store): ours {ms(mine)} ms, floor {ms(floor)} ms = {mine / floor:.2f}×: "
+                         f"{verdict(mine <= 1.3 * floor)}")
+        else:
+            lines.append(f"- {phase} at loopback vs fair floor: not measured")
+    hit = result.get("pushed_ahead") or {}
+    if hit.get("hit_ms_median") is not None:
+        lines.append(f"- a push of a segment push-ahead already stored within 2× start-up: {hit['hit_ms_median']:.1f} ms "
+                     f"(median of {hit['calls']}, max {hit['hit_ms_max']:.1f}) vs start-up {hit['startup_ms_median']:.1f} ms "
+                     f"= {hit['hit_ms_median'] / hit['startup_ms_median']:.2f}×: "
+                     f"{verdict(hit['hit_ms_median'] <= 2 * hit['startup_ms_median'])}")
+    else:
+        lines.append(f"- pushed-ahead record hit: not measured {one_line(hit.get('error', ''))}")
+    for shape, sustained in (result.get("sustained") or {}).items():
+        ours = sustained["tools"].get("ours") or {}
+        if ours.get("backlog_max") is not None:
+            lines.append(f"- archiver backlog below 2 under pgbench at {shape_label(result, shape)}: max "
+                         f"{ours['backlog_max']}, mean {ours['backlog_mean']:.2f}, {ours['samples_at_2_or_more']} of "
+                         f"{ours['samples']} samples at 2 or more, {ours['produced_per_s']:.2f} segments/s produced: "
+                         f"{verdict(ours['backlog_max'] < 2)}")
+    for key in ("pitr", "pitr16"):
+        for shape, pitr in (result.get(key) or {}).items():
+            variants = pitr["variants"]
+            floor = (variants.get("cp") or {}).get("seconds")
+            prefetch = (variants.get("ours") or {}).get("seconds")
+            plain = (variants.get("ours-noprefetch") or {}).get("seconds")
+            what = f"{pitr['segments']} × {pitr['segment_mib']} MiB segments at {shape_label(result, shape)}"
+            if floor and prefetch:
+                target = " (target stated at +20 ms)" if shape == "loopback" else ""
+                lines.append(f"- replay with prefetch within 1.2× the local cp floor, {what}: ours {prefetch:.1f} s, "
+                             f"cp {floor:.1f} s = {prefetch / floor:.2f}×{target}: {verdict(prefetch <= 1.2 * floor)}")
+            if plain and prefetch and shape != "loopback":
+                lines.append(f"- prefetch at least 3× faster than without, {what}: {plain:.1f} s / {prefetch:.1f} s = "
+                             f"{plain / prefetch:.1f}×: {verdict(plain >= 3 * prefetch)}")
+            peers = {v: e["seconds"] for v, e in variants.items() if v in PEERS and e.get("seconds")}
+            if prefetch and peers:
+                fastest = min(peers, key=peers.get)
+                lines.append(f"- replay faster than every peer, {what}: ours {prefetch:.1f} s, fastest peer "
+                             f"{name(fastest)} {peers[fastest]:.1f} s: {verdict(prefetch < peers[fastest])}")
+    for shape in ("loopback", "rtt20ms"):
+        for phase in ("push", "fetch"):
+            mine = wall(result, shape, "ours", phase)
+            for peer in ("aws", "barman"):
+                theirs = wall(result, shape, peer, phase)
+                if mine and theirs:
+                    lines.append(f"- {phase} at {shape_label(result, shape)}: {name(peer)} {ms(theirs)} ms = "
+                                 f"{theirs / mine:.1f}× ours (target ≥ 5×): {verdict(theirs >= 5 * mine)}")
+    return lines + [""]
+
+
+def peers_beating_us(result):
+    lines = ["## Where a peer beats us", ""]
+    found = []
+    for shape, single in (result.get("single") or {}).items():
+        for phase in ("push", "fetch"):
+            mine = wall(result, shape, "ours", phase)
+            for tool in single["tools"]:
+                theirs = wall(result, shape, tool, phase)
+                if tool in PEERS and mine and theirs and theirs < mine:
+                    found.append(f"- {phase} at {shape_label(result, shape)}: {name(tool)} {ms(theirs)} ms vs ours "
+                                 f"{ms(mine)} ms")
+    for shape, drain in (result.get("drain") or {}).items():
+        mine = (drain["tools"].get("ours") or {}).get("per_s")
+        for tool, entry in drain["tools"].items():
+            if tool in PEERS and mine and entry.get("per_s") and entry["per_s"] > mine:
+                found.append(f"- backlog drain at {shape_label(result, shape)}: {name(tool)} {entry['per_s']:.2f} "
+                             f"segments/s vs ours {mine:.2f}")
+    for shape, sustained in (result.get("sustained") or {}).items():
+        mine = (sustained["tools"].get("ours") or {}).get("backlog_mean")
+        for tool, entry in sustained["tools"].items():
+            if tool in PEERS and mine is not None and entry.get("backlog_mean") is not None \
+                    and entry["backlog_mean"] < mine:
+                found.append(f"- archiver backlog under load at {shape_label(result, shape)}: {name(tool)} mean "
+                             f"{entry['backlog_mean']:.2f} (max {entry['backlog_max']}) vs ours mean {mine:.2f} "
+                             f"(max {sustained['tools']['ours']['backlog_max']})")
+    for key in ("pitr", "pitr16"):
+        for shape, pitr in (result.get(key) or {}).items():
+            mine = (pitr["variants"].get("ours") or {}).get("seconds")
+            for variant, entry in pitr["variants"].items():
+                if variant in PEERS and mine and entry.get("seconds") and entry["seconds"] < mine:
+                    found.append(f"- replay of {pitr['segments']} × {pitr['segment_mib']} MiB at "
+                                 f"{shape_label(result, shape)}: {name(variant)} {entry['seconds']:.1f} s vs ours "
+                                 f"{mine:.1f} s")
+    for shape, single in (result.get("single") or {}).items():
+        mine = ((single["tools"].get("ours") or {}).get("push") or {}).get("cpu_s")
+        for tool, entry in single["tools"].items():
+            theirs = (entry.get("push") or {}).get("cpu_s")
+            if tool in PEERS and mine and theirs and theirs < mine and shape == "loopback":
+                found.append(f"- client CPU per push: {name(tool)} {ms(theirs)} ms vs ours {ms(mine)} ms")
+    return lines + (found or ["- nowhere in this run"]) + [""]
+
+
+def header(result):
+    machine = result["machine"]
+    versions = result["versions"]
+    pin = result.get("moto_pin")
+    moto_line = (f"moto {versions.get('moto')} (project pin {pin}: "
+                 f"{'matches' if versions.get('moto') == pin else 'DOES NOT MATCH'})")
+    load_start = ", ".join(f"{v:.2f}" for v in result.get("load_average_start", []))
+    load_end = ", ".join(f"{v:.2f}" for v in result.get("load_average_end", []))
     lines = [
-        f"### 1. One push and one fetch of a real {single['segment_bytes'] // (1024 * 1024)} MiB WAL segment "
-        f"(`{single['segment']}`, from `pgbench -i`)",
+        f"# wal-archive benchmark — {result['started']}" + (" — QUICK MODE" if result.get("quick") else ""),
         "",
-        f"Median wall time of {result['runs']} runs after one warm-up, in ms; `× ours` = the tool's time "
-        "divided by ours (above 1 = slower than ours). CPU = user+sys of the client process (median), "
-        "RSS = peak resident set (largest of the runs).",
+        f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, "
+        f"{machine['os']}, kernel {machine['kernel']}; load average (1, 5, 15 min) {load_start} at the start, "
+        f"{load_end} at the end (other work shares these cores: compare within one run)",
+        f"- Command: `bench/run {result.get('command', '')}`, {result.get('duration_s', '?')} s",
+        f"- S3 server: scripts/local-s3-server ({moto_line}, signature checking, plain HTTP on 127.0.0.1); "
+        "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
+        "- Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()),
+        f"- {result.get('walg', '')}",
         "",
-        "| tool | compression | push ms | push × ours | fetch ms | fetch × ours | push CPU ms | fetch CPU ms "
-        "| push RSS MiB | fetch RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Network shapes (every figure names the one it was taken at):",
+        "",
+        "| shape | added RTT | bandwidth | how |",
+        "|---|---:|---:|---|",
     ]
-    notes = []
-    for tool, entry in tools.items():
-        push, fetch = entry.get("push") or {}, entry.get("fetch") or {}
-        lines.append(
-            f"| {TOOL_NAMES.get(tool, tool)} | {COMPRESSION.get(tool, '?')} | {ms(push.get('wall_s'))} | "
-            f"{ratio(push.get('wall_s'), ours_push)} | {ms(fetch.get('wall_s'))} | {ratio(fetch.get('wall_s'), ours_fetch)} | "
-            f"{ms(push.get('cpu_s'))} | {ms(fetch.get('cpu_s'))} | {mib(push.get('max_rss_kib'))} | "
-            f"{mib(fetch.get('max_rss_kib'))} |")
-        if entry.get("error"):
-            notes.append(f"- {TOOL_NAMES.get(tool, tool)}: did not complete: `{one_line(entry['error'])}`")
-    spread = [f"{TOOL_NAMES.get(t, t)} push {ms(e['push']['wall_min_s'])}–{ms(e['push']['wall_max_s'])}, "
-              f"fetch {ms(e['fetch']['wall_min_s'])}–{ms(e['fetch']['wall_max_s'])}"
-              for t, e in tools.items() if e.get("push") and e.get("fetch")]
-    lines += ["", "Range (min–max ms): " + "; ".join(spread) + "."]
-    first = [f"{TOOL_NAMES.get(t, t)} push {ms(e['first_call_wall_s'].get('push'))}, "
-             f"fetch {ms(e['first_call_wall_s'].get('fetch'))}"
-             for t, e in tools.items() if e.get("first_call_wall_s")]
-    lines += ["", "The measured fetches write into one `pg_wal` per tool, as a recovery does, so from the second "
-                  "call on wal-fetch finds its hint of where the previous segment was (one GET); the very first "
-                  "call, cold (no hint: LIST of the date partitions, probe, GET), is the warm-up round, shown "
-                  "here but not in the medians. First calls (ms): " + "; ".join(first) + "."]
-    return lines + ([""] + notes if notes else []) + [""]
+    for shape in result.get("shapes", {}).values():
+        lines.append(f"| {shape['label']} | {shape['rtt_ms']:g} ms | "
+                     f"{(str(int(shape['mbit'])) + ' Mbit/s') if shape['mbit'] else 'unlimited'} | {shape['network']} |")
+    lines += ["", "Settings of each tool (the same tool at its defaults and at its best, side by side):", "",
+              "| tool | settings |", "|---|---|"]
+    used = set()
+    for section in ("single", "drain", "sustained", "pitr", "pitr16"):
+        for entry in (result.get(section) or {}).values():
+            used.update(entry.get("tools", entry.get("variants", {})).keys())
+    for tool, text in result.get("settings", {}).items():
+        if tool in used:
+            lines.append(f"| {name(tool)} | {text} |")
+    return lines + [""]
 
 
 def startup_section(result):
@@ -99,288 +206,252 @@ def startup_section(result):
     if not table:
         return []
     ours = (table.get("ours") or {}).get("wall_s")
-    lines = ["### 0. Start-up alone (`--version`, no request; median)", "",
+    lines = ["## 0. Start-up alone (`--version`, no request; median)", "",
              "| tool | wall ms | × ours | CPU ms | peak RSS MiB |", "|---|---:|---:|---:|---:|"]
     for tool, entry in table.items():
-        lines.append(f"| {TOOL_NAMES.get(tool, tool)} | {entry['wall_s'] * 1000:.1f} | {ratio(entry['wall_s'], ours)} | "
+        lines.append(f"| {tool} | {entry['wall_s'] * 1000:.1f} | {ratio(entry['wall_s'], ours)} | "
                      f"{entry['cpu_s'] * 1000:.1f} | {mib(entry['max_rss_kib'])} |")
     return lines + [""]
 
 
-def one_line(text):
-    return " ".join(str(text).split())[:400].replace("|", "/").replace("`", "'")
+def single_section(result):
+    singles = result.get("single") or {}
+    if not singles:
+        return []
+    first = next(iter(singles.values()))
+    floor = result.get("floor_object") or {}
+    lines = [f"## 1. One push and one fetch of a real {first['segment_bytes'] // (1 << 20)} MiB WAL segment "
+             f"(`{first['segment']}`, from `pgbench -i`; stored by wal-push as {floor.get('bytes', '?')} bytes of zstd)",
+             "",
+             f"Median wall time of {result['runs']} runs after one warm-up, in ms. `× floor` = the tool's time divided "
+             "by curl sending/receiving the stored zstd object (the fair floor: the same bytes, no tool overhead). "
+             "Every fetched file is compared byte for byte with the original. Fetches write into one `pg_wal` per "
+             "tool, as a recovery does (wal-fetch finds its hint of the previous segment's location from the second "
+             "call on); prefetch does not apply to a single call. CPU = user+sys of the client process tree "
+             "(median), RSS = peak resident set.", ""]
+    for shape, single in singles.items():
+        tools = single["tools"]
+        lines += [f"### {shape_label(result, shape)}", "",
+                  "| tool | push ms | push × floor | fetch ms | fetch × floor | push CPU ms | fetch CPU ms "
+                  "| push RSS MiB | fetch RSS MiB |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        floor_push, floor_fetch = wall(result, shape, "curl-zstd", "push"), wall(result, shape, "curl-zstd", "fetch")
+        notes = []
+        for tool, entry in tools.items():
+            push, fetch = entry.get("push") or {}, entry.get("fetch") or {}
+            lines.append(f"| {name(tool)} | {ms(push.get('wall_s'))} | {ratio(push.get('wall_s'), floor_push)} | "
+                         f"{ms(fetch.get('wall_s'))} | {ratio(fetch.get('wall_s'), floor_fetch)} | "
+                         f"{ms(push.get('cpu_s'))} | {ms(fetch.get('cpu_s'))} | {mib(push.get('max_rss_kib'))} | "
+                         f"{mib(fetch.get('max_rss_kib'))} |")
+            if entry.get("error"):
+                notes.append(f"- {name(tool)}: did not complete: `{one_line(entry['error'])}`")
+        spread = [f"{name(t)} push {ms(e['push']['wall_min_s'])}–{ms(e['push']['wall_max_s'])}, "
+                  f"fetch {ms(e['fetch']['wall_min_s'])}–{ms(e['fetch']['wall_max_s'])}"
+                  for t, e in tools.items() if e.get("push") and e.get("fetch")]
+        lines += ["", "Range (min–max ms): " + "; ".join(spread) + "."]
+        lines += ([""] + notes if notes else []) + [""]
+    return lines
+
+
+def pushed_ahead_section(result):
+    hit = result.get("pushed_ahead")
+    if not hit:
+        return []
+    lines = ["## 2. The call for a segment push-ahead already stored (loopback)", "",
+             "A copy of a stopped cluster's `pg_wal` with ready 16 MiB segments; wal-push archives the oldest (and "
+             "pushes the next ones ahead); then PostgreSQL's calls for the next segments are each timed, as the "
+             "archiver makes them (user postgres, data directory as working directory, `%p` = `pg_wal/<name>`), "
+             "beside `wal-push --version` started the same way.", ""]
+    if hit.get("error"):
+        return lines + [f"Did not complete: `{one_line(hit['error'])}`", ""]
+    return lines + [f"- {hit['calls']} calls: median {hit['hit_ms_median']:.1f} ms, max {hit['hit_ms_max']:.1f} ms; "
+                    f"start-up alone {hit['startup_ms_median']:.1f} ms "
+                    f"({hit['hit_ms_median'] / hit['startup_ms_median']:.2f}×)", ""]
 
 
 def sustained_section(result):
-    sustained = result.get("sustained")
-    if not sustained:
+    sections = result.get("sustained") or {}
+    lines = []
+    for shape, sustained in sections.items():
+        tools = sustained["tools"]
+        rate = f", rate-limited to {sustained['rate_tps']:g} tx/s" if sustained.get("rate_tps") else ", unthrottled"
+        lines += [
+            f"## 3. Sustained archiving under pgbench load at {shape_label(result, shape)} ({sustained['seconds']} s, "
+            f"{sustained['clients']} clients{rate}; {sustained['segment_mib']} MiB segments)", "",
+            f"Workload: {sustained['workload']}; a fresh cluster per tool, the tool as `archive_command`. Backlog = "
+            "`.ready` files in `pg_wal/archive_status`, sampled every 0.5 s.", "",
+            "| archive_command | tps | produced seg/s | archived seg/s | backlog max | backlog mean | samples ≥ 2 "
+            "| backlog at end of load | drain after load s | failures |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        notes = []
+        for tool, entry in tools.items():
+            if entry.get("error"):
+                notes.append(f"- {name(tool)}: did not complete: `{one_line(entry['error'])}`")
+                lines.append(f"| {name(tool)} | – | – | – | – | – | – | – | – | – |")
+                continue
+            drain = f"{entry['drain_s']}" + ("" if entry.get("drained") else
+                                             f" (not drained: {entry.get('backlog_after_drain')} left)")
+            lines.append(f"| {name(tool)} | {fmt(entry.get('tps'), 0)} | {fmt(entry['produced_per_s'], 2)} | "
+                         f"{fmt(entry['archived_per_s'], 2)} | {entry['backlog_max']} | {fmt(entry['backlog_mean'], 2)} | "
+                         f"{entry['samples_at_2_or_more']}/{entry['samples']} | {entry['backlog_end_of_load']} | {drain} | "
+                         f"{entry.get('failed_count')} |")
+        lines += ([""] + notes if notes else []) + [""]
+    return lines
+
+
+def drain_section(result):
+    sections = result.get("drain") or {}
+    if not sections:
         return []
-    tools = sustained["tools"]
-    ours_rate = (tools.get("ours") or {}).get("archived_per_s")
-    rate = f", rate-limited to {sustained['rate_tps']:g} tx/s" if sustained.get("rate_tps") else ", unthrottled"
-    lines = [
-        f"### 2. Sustained archiving under pgbench load ({sustained['seconds']} s, "
-        f"{sustained['clients']} clients{rate}; 16 MiB segments)",
-        "",
-        f"Workload: {sustained['workload']}. Backlog = segments completed but not yet archived "
-        "(`.ready` files in `pg_wal/archive_status`, sampled every 0.5 s). `stat lag` = segment of "
-        "`pg_current_wal_lsn()` minus `last_archived_wal` of `pg_stat_archiver`, minus 1.",
-        "",
-        "| archive_command | tps | produced seg/s | archived seg/s | archived × ours | backlog max | backlog mean "
-        "| backlog at end of load | stat lag max | drain after load s | failures |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    first = next(iter(sections.values()))
+    lines = [f"## 4. Backlog drain: {first['segments']} ready {first['segment_mib']} MiB segments after an outage", "",
+             "A copy of a stopped cluster whose `pg_wal` holds the ready segments; each tool is called the way "
+             "PostgreSQL's archiver calls it: oldest first, one call at a time, `.ready` renamed to `.done` after "
+             "each success (user postgres, `%p` = `pg_wal/<name>`).", "",
+             "| shape | archive_command | segments/s | total s | median call ms | slowest call ms |",
+             "|---|---|---:|---:|---:|---:|"]
     notes = []
-    for tool, entry in tools.items():
-        if entry.get("error"):
-            notes.append(f"- {TOOL_NAMES.get(tool, tool)}: did not complete: `{one_line(entry['error'])}`")
-            lines.append(f"| {TOOL_NAMES.get(tool, tool)} | – | – | – | – | – | – | – | – | – | – |")
-            continue
-        drain = f"{entry['drain_s']}" + ("" if entry.get("drained") else
-                                         f" (not drained: {entry.get('backlog_after_drain')} left)")
-        lines.append(
-            f"| {TOOL_NAMES.get(tool, tool)} | {fmt(entry.get('tps'), 0)} | {fmt(entry['produced_per_s'], 2)} | "
-            f"{fmt(entry['archived_per_s'], 2)} | "
-            f"{ratio(ours_rate, entry['archived_per_s']) if tool != 'ours' else '1.00×'} | {entry['backlog_max']} | "
-            f"{fmt(entry['backlog_mean'], 1)} | {entry['backlog_end_of_load']} | {entry['stat_lag_max']} | {drain} | "
-            f"{entry.get('failed_count')} |")
-    lines += ["", "`archived × ours` here = ours' archived seg/s divided by the tool's (above 1 = ours archived more)."]
+    for shape, drain in sections.items():
+        for tool, entry in drain["tools"].items():
+            if entry.get("error"):
+                notes.append(f"- {name(tool)} at {shape_label(result, shape)}: `{one_line(entry['error'])}`")
+                lines.append(f"| {shape_label(result, shape)} | {name(tool)} | – | – | – | – |")
+                continue
+            lines.append(f"| {shape_label(result, shape)} | {name(tool)} | {entry['per_s']:.2f} | {entry['seconds']:.1f} | "
+                         f"{entry['call_ms_median']:.0f} | {entry['call_ms_max']:.0f} |")
     return lines + ([""] + notes if notes else []) + [""]
+
+
+def pitr_section(result):
+    lines = []
+    for key in ("pitr", "pitr16"):
+        for shape, pitr in (result.get(key) or {}).items():
+            variants = pitr["variants"]
+            floor = (variants.get("cp") or {}).get("seconds")
+            lines += [f"## 5. PITR replay of {pitr['segments']} segments of {pitr['segment_mib']} MiB at "
+                      f"{shape_label(result, shape)}", "",
+                      "Base backup + archived WAL of the pgbench UPDATE load, recovery to a named restore point, "
+                      "promote. Time from `pg_ctl start` to the end of archive recovery; `× cp floor` = the variant's "
+                      "time divided by replay with `cp` from a local directory.", "",
+                      "| restore_command | total s | ms per segment | × cp floor |", "|---|---:|---:|---:|"]
+            notes = []
+            for variant, entry in variants.items():
+                if entry.get("error"):
+                    lines.append(f"| {name(variant)} | – | – | – |")
+                    notes.append(f"- {name(variant)}: did not complete: `{one_line(entry['error'])}`")
+                    continue
+                lines.append(f"| {name(variant)} | {entry['seconds']:.1f} | {entry['per_segment_ms']:.0f} | "
+                             f"{ratio(entry['seconds'], floor)} |")
+            lines += ([""] + notes if notes else []) + [""]
+    return lines
 
 
 def fmt(value, digits):
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def pitr_section(result):
-    pitr = result.get("pitr")
-    if not pitr:
-        return []
-    variants = pitr["variants"]
-    reference = (variants.get("ours") or {}).get("seconds")
-    lines = [
-        f"### 3. PITR replay of {pitr['segments']} segments of {pitr['segment_mib']} MiB "
-        f"(base backup + archived WAL of pgbench UPDATE load, recovery to a named restore point, promote)",
-        "",
-        "Time from `pg_ctl start` to the end of archive recovery (recovery.signal removed); "
-        "`× ours` = variant's time divided by ours without prefetch.",
-        "",
-        "| restore_command | total s | ms per segment | × ours (no prefetch) |",
-        "|---|---:|---:|---:|",
-    ]
-    notes = []
-    for variant, entry in variants.items():
-        if entry.get("error"):
-            lines.append(f"| {PITR_NAMES.get(variant, variant)} | – | – | – |")
-            notes.append(f"- {PITR_NAMES.get(variant, variant)}: did not complete: `{one_line(entry['error'])}`")
-            continue
-        lines.append(f"| {PITR_NAMES.get(variant, variant)} | {entry['seconds']:.1f} | {entry['per_segment_ms']:.0f} | "
-                     f"{ratio(entry['seconds'], reference)} |")
-    if not pitr.get("prefetch_env"):
-        notes.append("- wal-fetch prefetch was not measured (no `--prefetch-env` given).")
-    else:
-        notes.append(f"- prefetch on: `{' '.join(pitr['prefetch_env'])}`; off: `{' '.join(pitr['no_prefetch_env']) or '(defaults)'}`")
-    return lines + [""] + notes + [""]
-
-
-def per_segment_section(result):
-    single = result.get("single")
-    if not single:
-        return []
-    lines = ["### 4. Client CPU time and peak memory per 16 MiB segment", "",
-             "| tool | CPU ms per push | CPU ms per fetch | peak RSS MiB push | peak RSS MiB fetch | CPU × ours (push / fetch) |",
-             "|---|---:|---:|---:|---:|---:|"]
-    ours = single["tools"].get("ours") or {}
-    ours_push_cpu = (ours.get("push") or {}).get("cpu_s")
-    ours_fetch_cpu = (ours.get("fetch") or {}).get("cpu_s")
-    for tool, entry in single["tools"].items():
-        push, fetch = entry.get("push") or {}, entry.get("fetch") or {}
-        lines.append(f"| {TOOL_NAMES.get(tool, tool)} | {ms(push.get('cpu_s'))} | {ms(fetch.get('cpu_s'))} | "
-                     f"{mib(push.get('max_rss_kib'))} | {mib(fetch.get('max_rss_kib'))} | "
-                     f"{ratio(push.get('cpu_s'), ours_push_cpu)} / {ratio(fetch.get('cpu_s'), ours_fetch_cpu)} |")
-    lines += ["", "The S3 server's own CPU is not included; wal-fetch's detached prefetch worker (if any) is not a "
-                  "child of the measured process and is not included either."]
-    return lines + [""]
-
-
-def targets_section(result):
-    """Issue 6's targets, stated as met / not met with the figures of this run."""
-    lines = ["### Targets of issue 6 (this run)", ""]
-    single = (result.get("single") or {}).get("tools", {})
-    ours = single.get("ours") or {}
-
-    def wall(tool, phase):
-        return ((single.get(tool) or {}).get(phase) or {}).get("wall_s")
-
-    for phase in ("push", "fetch"):
-        mine, floor = wall("ours", phase), wall("curl", phase)
-        if mine and floor:
-            verdict = "met" if mine <= 1.3 * floor else "not met"
-            lines.append(f"- {phase}: ours {ms(mine)} ms vs curl {ms(floor)} ms = {mine / floor:.2f}× curl "
-                         f"(target ≤ 1.3×): **{verdict}**")
-        for peer in ("aws", "barman"):
-            theirs = wall(peer, phase)
-            if mine and theirs:
-                verdict = "met" if theirs >= 5 * mine else "not met"
-                lines.append(f"- {phase}: {TOOL_NAMES[peer]} {ms(theirs)} ms = {theirs / mine:.1f}× ours "
-                             f"(target ≥ 5×): **{verdict}**")
-    if not ours:
-        lines.append("- single calls of ours not measured")
-    pitr = (result.get("pitr") or {}).get("variants", {})
-    plain, prefetch = (pitr.get("ours") or {}).get("seconds"), (pitr.get("ours-prefetch") or {}).get("seconds")
-    rtt_note = "" if result["rtt_ms"] == 20 else f" (target is stated for 20 ms RTT; this run: {result['rtt_ms']:g} ms)"
-    if plain and prefetch:
-        verdict = "met" if plain >= 3 * prefetch else "not met"
-        lines.append(f"- PITR: prefetch {prefetch:.1f} s vs no prefetch {plain:.1f} s = {plain / prefetch:.1f}× faster "
-                     f"(target ≥ 3×){rtt_note}: **{verdict}**")
-    else:
-        lines.append(f"- PITR prefetch speed-up: not measured (prefetch variant missing){rtt_note}")
-    best_ours = min([v for v in (plain, prefetch) if v] or [None]) if (plain or prefetch) else None
-    peers = {k: v.get("seconds") for k, v in pitr.items() if not k.startswith("ours") and v.get("seconds")}
-    if best_ours and peers:
-        fastest_peer = min(peers, key=peers.get)
-        verdict = "met" if best_ours < peers[fastest_peer] else "not met"
-        lines.append(f"- PITR: ours (best variant) {best_ours:.1f} s vs fastest peer {PITR_NAMES.get(fastest_peer, fastest_peer)} "
-                     f"{peers[fastest_peer]:.1f} s (target: faster than every peer){rtt_note}: **{verdict}**")
-    sustained = (result.get("sustained") or {}).get("tools", {})
-    mine, aws = sustained.get("ours") or {}, sustained.get("aws") or {}
-    if mine.get("backlog_max") is not None:
-        verdict = "met" if mine["backlog_max"] < 2 else "not met"
-        behind = ""
-        if aws.get("backlog_max") is not None:
-            behind = (f"; aws s3 cp backlog max {aws['backlog_max']}, at end of load {aws['backlog_end_of_load']} "
-                      f"({'falls behind' if aws['backlog_end_of_load'] >= 2 else 'keeps up at this load'})")
-        lines.append(f"- Under load: ours backlog max {mine['backlog_max']} segments (target < 2){behind}{rtt_note}: "
-                     f"**{verdict}**")
-    return lines + [""]
-
-
 def markdown(result):
-    machine = result["machine"]
-    delay = result.get("delay", {})
-    lines = [
-        f"## wal-archive benchmark — added RTT {result['rtt_ms']:g} ms — {result['started']}",
-        "",
-        f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, "
-        f"{machine['os']}, kernel {machine['kernel']}",
-        f"- Network: {delay.get('mode')}: {delay.get('note')}",
-        "- S3 server: scripts/local-s3-server (moto, signature checking, plain HTTP on 127.0.0.1); "
-        "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
-        f"- Command: `bench/run {result.get('command', '')}`{' (quick mode)' if result.get('quick') else ''}",
-        "- Versions: " + "; ".join(f"{k}: {v}" for k, v in result["versions"].items()),
-        "",
-    ]
-    lines += targets_section(result)
-    lines += startup_section(result)
-    lines += single_section(result)
-    lines += sustained_section(result)
-    lines += pitr_section(result)
-    lines += per_segment_section(result)
+    lines = header(result) + targets(result) + peers_beating_us(result)
+    lines += startup_section(result) + single_section(result) + pushed_ahead_section(result)
+    lines += sustained_section(result) + drain_section(result) + pitr_section(result)
     return "\n".join(lines)
 
 
-def latest_per_rtt(results_dir, given):
-    """The given results, completed by the newest result of each other RTT found in the folder."""
-    chosen = {}
-    for path in sorted(glob.glob(os.path.join(results_dir, "*.json")), key=os.path.getmtime):
-        with open(path) as f:
-            data = json.load(f)
-        if data.get("quick") == given[0].get("quick"):
-            chosen[data["rtt_ms"]] = data
-    for data in given:
-        chosen[data["rtt_ms"]] = data
-    return [chosen[k] for k in sorted(chosen)]
+# ---------------------------------------------------------------------------------------------
+
+COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
 
 
-def plot(results, path):
-    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
-    fig, axes = plt.subplots(1, 3, figsize=(17, 6.2))
-    rtts = [r["rtt_ms"] for r in results]
-    width = 0.8 / max(1, len(results))
-    for panel, phase in enumerate(("push", "fetch")):
-        ax = axes[panel]
-        tools = []
-        for r in results:
-            for t in (r.get("single") or {}).get("tools", {}):
-                if t not in tools:
-                    tools.append(t)
-        for index, r in enumerate(results):
-            values = []
-            for t in tools:
-                entry = ((r.get("single") or {}).get("tools", {}).get(t) or {}).get(phase) or {}
-                values.append((entry.get("wall_s") or 0) * 1000)
-            xs = [i + (index - (len(results) - 1) / 2) * width for i in range(len(tools))]
-            bars = ax.bar(xs, values, width, label=f"+{r['rtt_ms']:g} ms RTT ({r['delay']['mode']})",
-                          color=colors[index % len(colors)])
-            for bar, value in zip(bars, values):
-                ax.annotate("n/a" if value == 0 else f"{value:.0f}", (bar.get_x() + bar.get_width() / 2, max(value, 1)),
-                            ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(range(len(tools)))
-        ax.set_xticklabels([TOOL_NAMES.get(t, t).replace(" / ", "/\n").replace(" ", "\n", 1) for t in tools], fontsize=8)
-        ax.set_ylabel("wall time, ms (median)")
-        segment = ((results[0].get("single") or {}).get("segment_bytes") or 16 << 20) >> 20
-        ax.set_title(f"one {phase} of a {segment} MiB WAL segment")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
-    ax = axes[2]
-    variants = []
-    for r in results:
-        for v in (r.get("pitr") or {}).get("variants", {}):
-            if v not in variants:
-                variants.append(v)
-    for index, r in enumerate(results):
-        values = [((r.get("pitr") or {}).get("variants", {}).get(v) or {}).get("seconds") or 0 for v in variants]
-        xs = [i + (index - (len(results) - 1) / 2) * width for i in range(len(variants))]
-        bars = ax.bar(xs, values, width, label=f"+{r['rtt_ms']:g} ms RTT ({r['delay']['mode']})",
-                      color=colors[index % len(colors)])
-        for bar, value in zip(bars, values):
-            ax.annotate("n/a" if value == 0 else f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, max(value, 0.1)),
-                        ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(variants)))
-    ax.set_xticklabels([PITR_NAMES.get(v, v).replace(", ", ",\n").replace(" archive-get", "\narchive-get")
-                        for v in variants], fontsize=8)
-    pitr = next((r["pitr"] for r in results if r.get("pitr")), None)
-    if pitr:
-        ax.set_title(f"PITR replay of {pitr['segments']} × {pitr['segment_mib']} MiB segments")
-    ax.set_ylabel("total restore time, s")
+def grouped_bars(ax, groups, series, values, value_format, ylabel, title):
+    """groups on the x axis, one bar per series within each group; values[(series, group)]."""
+    width = 0.8 / max(1, len(series))
+    for index, serie in enumerate(series):
+        xs = [i + (index - (len(series) - 1) / 2) * width for i in range(len(groups))]
+        heights = [values.get((serie, group)) or 0 for group in groups]
+        bars = ax.bar(xs, heights, width, label=serie, color=COLORS[index % len(COLORS)])
+        for bar, value in zip(bars, heights):
+            ax.annotate("n/a" if not value else value_format(value), (bar.get_x() + bar.get_width() / 2, value),
+                        ha="center", va="bottom", fontsize=6, rotation=90 if len(series) > 2 else 0)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([name(g).replace(" (", "\n(").replace(", ", ",\n") for g in groups], fontsize=6.5)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    if variants:
-        ax.legend(fontsize=8)
-    else:
-        ax.set_title("PITR replay")
-        ax.text(0.5, 0.5, "not measured in this run", ha="center", va="center", transform=ax.transAxes)
-    machine = results[0]["machine"]
+    if series:
+        ax.legend(fontsize=6.5)
+
+
+def plot(result, path):
+    fig, axes = plt.subplots(2, 3, figsize=(20, 10.5))
+    singles = result.get("single") or {}
+    shapes = list(singles)
+    tools = []
+    for single in singles.values():
+        tools += [t for t in single["tools"] if t not in tools]
+    for ax, phase in ((axes[0][0], "push"), (axes[0][1], "fetch")):
+        values = {(shape_label(result, s), t): (wall(result, s, t, phase) or 0) * 1000 for s in shapes for t in tools}
+        grouped_bars(ax, tools, [shape_label(result, s) for s in shapes], values, lambda v: f"{v:.0f}",
+                     "wall time, ms (median)", f"one {phase} of a 16 MiB WAL segment")
+    ax = axes[0][2]
+    for shape, sustained in (result.get("sustained") or {}).items():
+        for index, (tool, entry) in enumerate(sustained["tools"].items()):
+            series = entry.get("series") or []
+            ax.plot([p["t"] for p in series], [p["ready"] for p in series], label=f"{name(tool)}, {shape_label(result, shape)}",
+                    color=COLORS[index % len(COLORS)])
+    ax.set_yscale("symlog", linthresh=4)
+    ax.axhline(2, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("seconds of pgbench load")
+    ax.set_ylabel("ready segments (backlog)")
+    ax.set_title("archiver backlog under pgbench (16 MiB segments)", fontsize=9)
+    ax.grid(alpha=0.3)
+    if result.get("sustained"):
+        ax.legend(fontsize=6.5)
+    drains = result.get("drain") or {}
+    drain_tools = []
+    for drain in drains.values():
+        drain_tools += [t for t in drain["tools"] if t not in drain_tools]
+    values = {(shape_label(result, s), t): (d["tools"].get(t) or {}).get("per_s") for s, d in drains.items()
+              for t in drain_tools}
+    first = next(iter(drains.values()), {"segments": "?", "segment_mib": 16})
+    grouped_bars(axes[1][0], drain_tools, [shape_label(result, s) for s in drains], values, lambda v: f"{v:.1f}",
+                 "segments archived per second", f"backlog drain: {first['segments']} ready × {first['segment_mib']} MiB, "
+                                                 "one call at a time")
+    for ax, key in ((axes[1][1], "pitr"), (axes[1][2], "pitr16")):
+        sections = result.get(key) or {}
+        variants = []
+        for pitr in sections.values():
+            variants += [v for v in pitr["variants"] if v not in variants]
+        values = {(shape_label(result, s), v): (p["variants"].get(v) or {}).get("seconds") for s, p in sections.items()
+                  for v in variants}
+        first = next(iter(sections.values()), None)
+        title = (f"PITR replay of {first['segments']} × {first['segment_mib']} MiB segments vs the local cp floor"
+                 if first else "PITR replay: not measured")
+        grouped_bars(ax, variants, [shape_label(result, s) for s in sections], values, lambda v: f"{v:.1f}",
+                     "total restore time, s", title)
+    machine = result["machine"]
     fig.suptitle(f"wal-archive vs peers — local moto S3 — {machine['nproc']} CPUs {machine['cpu']} — "
-                 f"{results[-1]['started'][:10]}" + (" — QUICK MODE" if results[0].get("quick") else "")
-                 + f" — RTT {', '.join(f'{r:g}' for r in rtts)} ms", fontsize=11)
+                 f"{result['started'][:10]}" + (" — QUICK MODE" if result.get("quick") else ""), fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=85)
     plt.close(fig)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", required=True)
-    parser.add_argument("files", nargs="+")
+    parser.add_argument("file")
     args = parser.parse_args()
-    given = []
-    for path in args.files:
-        with open(path) as f:
-            given.append(json.load(f))
-    for path, result in zip(args.files, given):
-        with open(path[:-5] + ".md", "w") as out:
-            out.write(markdown(result) + "\n")
-    results = latest_per_rtt(args.results, given)
-    stem = os.path.basename(args.files[0])[:10]
-    suffix = "-quick" if given[0].get("quick") else ""
-    png = os.path.join(args.results, f"{stem}{suffix}.png")
-    plot(results, png)
-    if not given[0].get("quick"):
-        shutil.copyfile(png, os.path.join(args.results, "latest.png"))
+    with open(args.file) as f:
+        result = json.load(f)
+    stem = args.file[:-len(".json")]
+    with open(stem + ".md", "w") as out:
+        out.write(f"![plot]({os.path.basename(stem)}.png)\n\n" + markdown(result) + "\n")
+    plot(result, stem + ".png")
+    if not result.get("quick"):
+        shutil.copyfile(stem + ".png", os.path.join(args.results, "latest.png"))
         with open(os.path.join(args.results, "latest.md"), "w") as out:
-            out.write("# Latest benchmark results\n\n![plot](latest.png)\n\n" +
-                      "\n\n".join(markdown(r) for r in results) + "\n")
-    print(png)
+            out.write("![plot](latest.png)\n\n" + markdown(result) + "\n")
+    print(stem + ".md")
 
 
 if __name__ == "__main__":
