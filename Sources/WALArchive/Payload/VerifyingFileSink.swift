@@ -45,7 +45,8 @@ public final class VerifyingFileSink: ObjectSink {
         let metadata: PayloadMetadata
         let decompressor: StreamDecompressor
         let sizeLimit: Int64
-        var hasher: SHA256Hasher? = SHA256Hasher()
+        /// Hashes on its own thread while this one decompresses and writes.
+        let hasher = BackgroundHasher()
         var size: Int64 = 0
         var failure: PayloadError?
 
@@ -120,7 +121,7 @@ public final class VerifyingFileSink: ObjectSink {
             throw failure
         }
         let metadata = attempt.metadata
-        let sha256Hex = attempt.hasher.take()?.finalize().hexString ?? ""
+        let sha256Hex = attempt.hasher.finalize()?.hexString ?? ""
         if let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? attempt.sizeLimit : nil),
            expectedSize != attempt.size {
             attempt.failure = .sizeMismatch(key: attempt.key, expected: expectedSize, actual: attempt.size)
@@ -164,7 +165,7 @@ public final class VerifyingFileSink: ObjectSink {
         guard attempt.size + Int64(bytes.count) <= attempt.sizeLimit else {
             throw .sizeMismatch(key: attempt.key, expected: attempt.sizeLimit, actual: attempt.size + Int64(bytes.count))
         }
-        attempt.hasher?.update(bytes)
+        attempt.hasher.update(bytes)
         attempt.size += Int64(bytes.count)
         do { try FileOperations.writeAll(descriptor, bytes, path: temporaryPath) } catch {
             throw .localIO(operation: "write", path: temporaryPath, detail: error.message)
