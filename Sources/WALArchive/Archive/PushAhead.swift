@@ -41,16 +41,16 @@ public struct PushAhead: Sendable {
     }
 
     /// True when an earlier call already stored this very file: its record is there and the
-    /// file still matches it (size, modification time, inode, and SHA-256: every segment has
-    /// the same size, and a file restored from a backup may keep its modification time). The
-    /// record is used up either way.
+    /// file still has the recorded identity (file system, inode, size, modification and
+    /// status-change times), which proves its content unchanged since it was uploaded without
+    /// reading it again (FileIdentity says why). The record is used up either way.
     public func consumeRecord() -> Bool {
         let recordPath = recordDirectory + "/" + name
         guard let bytes = try? FileOperations.readWholeFile(recordPath, limit: 64 * 1024) else { return false }
         unlink(recordPath)
         guard let record = PushedRecord(text: String(decoding: bytes, as: UTF8.self), archiveTag: archiveTag),
-              record.name == name, FileIdentity(path: path) == record.identity else { return false }
-        return SHA256Hasher.hexDigest(ofFile: path) == record.sha256Hex
+              record.name == name else { return false }
+        return FileIdentity(path: path) == record.identity
     }
 
     /// Stores `%p` with `operation` on this thread while up to `concurrency` threads store the
@@ -121,8 +121,9 @@ struct AheadPusher: Sendable {
     /// Errors are left for PostgreSQL's own call of this file, which reports them.
     private func push(_ path: String, name: String, operation: ArchiveOperation) {
         // PostgreSQL never changes a file once it is .ready; should anything else, the
-        // identity taken before the upload's one read of the file and after it tells.
-        guard let before = FileIdentity(path: path),
+        // identity taken before the upload's one read of the file and after it tells, once
+        // the file's last change is older than a timestamp tick (FileIdentity).
+        guard let before = Self.settledIdentity(path),
               let (outcome, sha256Hex) = try? operation.archiveReportingChecksum(path: path),
               FileIdentity(path: path) == before else { return }
         let key: String
@@ -131,5 +132,21 @@ struct AheadPusher: Sendable {
         }
         let record = PushedRecord(name: name, identity: before, sha256Hex: sha256Hex, key: key)
         try? record.write(in: recordDirectory, archiveTag: archiveTag)
+    }
+
+    /// The file's identity once its last change is `settleNanoseconds` old, waiting at most
+    /// that long (this thread runs beside the call's own upload, which takes longer); nil when
+    /// the file's time is ahead of the clock: then no record is written.
+    static func settledIdentity(_ path: String) -> FileIdentity? {
+        guard let identity = FileIdentity(path: path) else { return nil }
+        let age = identity.nanosecondsSinceChange
+        guard age >= 0 else { return nil }
+        if age >= FileIdentity.settleNanoseconds { return identity }
+        var request = timespec(tv_sec: 0, tv_nsec: Int(FileIdentity.settleNanoseconds - age))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        guard let settled = FileIdentity(path: path), settled == identity,
+              settled.nanosecondsSinceChange >= FileIdentity.settleNanoseconds else { return nil }
+        return settled
     }
 }
