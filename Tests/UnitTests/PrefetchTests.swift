@@ -56,6 +56,22 @@ final class PrefetchTests: XCTestCase {
                           segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
     }
 
+    func testTheConfiguredWindowHoldsTheBytesOfKDefaultSizeSegments() throws {
+        let cluster = try makeCluster(count: 2)
+        var environment = cluster.environment
+        environment["WAL_ARCHIVE_PREFETCH"] = "2"
+        let configuration = try Configuration.load(options: CommandLineOptions(), environment: environment)
+        let configured = try XCTUnwrap(RestorePrefetch(configuration: configuration, name: segmentName(timeline: 1, number: 1),
+                                                       destination: cluster.destination))
+        let oneMiB = try XCTUnwrap(WALSegmentSize(bytes: 1 << 20))
+        XCTAssertEqual(configured.window(segmentSize: oneMiB), 32)
+        XCTAssertEqual(configured.wantedSegments(segmentSize: oneMiB).map(\.description),
+                       (2...33).map { segmentName(timeline: 1, number: $0) })
+        XCTAssertEqual(configured.window(segmentSize: try XCTUnwrap(WALSegmentSize(bytes: 16 << 20))), 2)
+        XCTAssertEqual(configured.window(segmentSize: try XCTUnwrap(WALSegmentSize(bytes: 64 << 20))), 2)
+        XCTAssertEqual(try prefetch(cluster, count: 2, after: 1).window(segmentSize: oneMiB), 2, "K segments when asked so")
+    }
+
     func testBatchFetchesTheNextSegmentsAndLaterCallsAreServedFromThem() throws {
         let cluster = try makeCluster(count: 6)
         let store = CountingObjectStore(DirectoryStore(root: cluster.archiveRoot))
@@ -263,10 +279,12 @@ final class PrefetchTests: XCTestCase {
         let result = try runBuilt([first, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
         XCTAssertEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "")
-        try waitForPrefetched(cluster, [2, 3], events: events)
+        // K=2 counts 16 MiB segments: with these 1 MiB ones the window reaches past the last
+        // archived segment, 4.
+        try waitForPrefetched(cluster, [2, 3, 4], events: events)
 
         // The next call is served from the prefetch directory (its file is used up), and the
-        // new worker tops the window up to segment 4; past the end it stays silent.
+        // new worker finds nothing more to fetch; past the end it stays silent.
         let second = segmentName(timeline: 1, number: 2)
         let served = try runBuilt([second, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
         XCTAssertEqual(served.status, 0)

@@ -82,7 +82,7 @@ public struct PrefetchSession {
     private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize) {
         // Refill in batches, when half the window is used up: one process start per K/2
         // segments instead of one per segment, and the batch runs on parallel connections.
-        guard spawnsWorker, prefetch.readyCount(segmentSize: segmentSize) <= prefetch.count / 2,
+        guard spawnsWorker, prefetch.readyCount(segmentSize: segmentSize) <= prefetch.window(segmentSize: segmentSize) / 2,
               let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return }
         // Held: a worker is running and will fill the window; it is released again at once,
         // and the worker takes it itself (of two racing workers, the second runs after the first).

@@ -26,7 +26,7 @@ public struct PrefetchWorker: Sendable {
         guard let first = wanted.first, let last = wanted.last else { return }
         lock.announce(first: first.description, last: last.description)
         var stores: [any ObjectStore] = []
-        for _ in 0..<min(prefetch.count, Self.connections) {
+        for _ in 0..<min(wanted.count, Self.connections) {
             guard let store = try? configuration.destination.makeStore() else { break }
             stores.append(store)
         }

@@ -21,6 +21,9 @@ public struct RestorePrefetch: Sendable {
 
     /// Segments to keep ahead (K).
     public let count: Int
+    /// K counts 16 MiB segments, as the configuration's prefetch setting does: see
+    /// `window(segmentSize:)`. False: K segments whatever their size.
+    public let countsDefaultSizeSegments: Bool
     public let fileName: WALFileName
     public let destination: String
     public let walDirectory: WALDirectory
@@ -30,12 +33,14 @@ public struct RestorePrefetch: Sendable {
 
     /// Nil when prefetch does not apply to this call (off, not a segment, not PostgreSQL's
     /// archive recovery).
-    public init?(count: Int, name: String, destination: String, archiveLocation: String) {
+    public init?(count: Int, name: String, destination: String, archiveLocation: String,
+                 countsDefaultSizeSegments: Bool = false) {
         guard count > 0, let fileName = try? WALFileName(parsing: name), fileName.kind == .segment,
               FileOperations.baseName(destination) == Self.recoveryFileName else { return nil }
         let walDirectory = WALDirectory(containing: destination)
         guard walDirectory.isPGWAL, walDirectory.recoveryState.isRecovering else { return nil }
         self.count = count
+        self.countsDefaultSizeSegments = countsDefaultSizeSegments
         self.fileName = fileName
         self.destination = destination
         self.walDirectory = walDirectory
@@ -45,7 +50,7 @@ public struct RestorePrefetch: Sendable {
 
     public init?(configuration: Configuration, name: String, destination: String) {
         self.init(count: configuration.prefetchCount, name: name, destination: destination,
-                  archiveLocation: configuration.location)
+                  archiveLocation: configuration.location, countsDefaultSizeSegments: true)
     }
 
     // MARK: Serving
@@ -80,11 +85,24 @@ public struct RestorePrefetch: Sendable {
 
     // MARK: The worker's batch
 
-    /// The segments the worker should hold: the K after the requested one.
+    /// Segments of `segmentSize` to keep ahead: K; when K counts default-size segments, K with
+    /// 16 MiB segments or larger ones, and as many smaller ones as hold the same bytes
+    /// (K × 16 with 1 MiB).
+    /// The window covers the store's round trips while replay consumes WAL, and replay
+    /// consumes bytes: eight 1 MiB segments are replayed in a few tens of milliseconds, less
+    /// than one refill takes with the store 20 ms away, and replay would wait for each refill.
+    public func window(segmentSize: WALSegmentSize) -> Int {
+        let defaultBytes = WALSegmentSize.postgresDefault.bytes
+        guard countsDefaultSizeSegments, segmentSize.bytes < defaultBytes else { return count }
+        return count * Int(defaultBytes / segmentSize.bytes)
+    }
+
+    /// The segments the worker should hold: the window after the requested one.
     public func wantedSegments(segmentSize: WALSegmentSize) -> [WALFileName] {
         var names: [WALFileName] = []
         var current = fileName
-        while names.count < count, let next = current.nextSegment(segmentSize: segmentSize) {
+        let window = window(segmentSize: segmentSize)
+        while names.count < window, let next = current.nextSegment(segmentSize: segmentSize) {
             names.append(next)
             current = next
         }
