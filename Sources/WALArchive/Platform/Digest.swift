@@ -1,21 +1,22 @@
 import CCrypto
 
-/// Streaming SHA-256 over libcrypto's EVP interface.
+/// Streaming SHA-256 over libcrypto's SHA256_* functions: the same code as EVP's SHA-256,
+/// without EVP's provider lookup and the configuration loading of its first use (see
+/// Sources/CCrypto/shim.h), which would dominate a call that signs no request.
 public struct SHA256Hasher: ~Copyable {
-    private let context: OpaquePointer
+    private let context: UnsafeMutablePointer<SHA256_CTX>
 
     public init() {
-        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-            preconditionFailure("libcrypto could not initialise SHA-256")
-        }
-        self.context = context
+        context = .allocate(capacity: 1)
+        // SHA256_Init only fills in the initial state; it cannot fail.
+        SHA256_Init(context)
     }
 
-    deinit { EVP_MD_CTX_free(context) }
+    deinit { context.deallocate() }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        EVP_DigestUpdate(context, base, bytes.count)
+        SHA256_Update(context, base, bytes.count)
     }
 
     public mutating func update(_ bytes: some Sequence<UInt8>) {
@@ -25,10 +26,9 @@ public struct SHA256Hasher: ~Copyable {
 
     /// The digest; the hasher must not be used afterwards.
     public consuming func finalize() -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &digest, &length)
-        return Array(digest.prefix(Int(length)))
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        SHA256_Final(&digest, context)
+        return digest
     }
 
     public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
