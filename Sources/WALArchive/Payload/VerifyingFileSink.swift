@@ -45,16 +45,18 @@ public final class VerifyingFileSink: ObjectSink {
         let metadata: PayloadMetadata
         let decompressor: StreamDecompressor
         let sizeLimit: Int64
-        /// Hashes on its own thread while this one decompresses and writes.
-        let hasher = BackgroundHasher()
+        /// Writes and hashes the decoded bytes on its own thread while this one decompresses.
+        let writer: BackgroundFileWriter
         var size: Int64 = 0
         var failure: PayloadError?
 
-        init(key: String, metadata: PayloadMetadata, decompressor: StreamDecompressor, sizeLimit: Int64) {
+        init(key: String, metadata: PayloadMetadata, decompressor: StreamDecompressor, sizeLimit: Int64,
+             writer: BackgroundFileWriter) {
             self.key = key
             self.metadata = metadata
             self.decompressor = decompressor
             self.sizeLimit = sizeLimit
+            self.writer = writer
         }
     }
 
@@ -76,6 +78,8 @@ public final class VerifyingFileSink: ObjectSink {
 
     public func begin(_ object: ObjectInfo) throws(StorageError) {
         verified = nil
+        // Dropping the previous attempt waits for its writer thread: nothing of it is written
+        // after the truncation.
         attempt = nil
         guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
             throw .localIO(detail: "cannot reset \(temporaryPath): \(String(cString: strerror(errno)))")
@@ -89,7 +93,8 @@ public final class VerifyingFileSink: ObjectSink {
             // Without wal-size, an uncompressed object's own length is the size to expect.
             let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? object.size : nil)
             attempt = Attempt(key: object.key, metadata: metadata, decompressor: decompressor,
-                              sizeLimit: expectedSize ?? Self.sizeLimitWithoutMetadata)
+                              sizeLimit: expectedSize ?? Self.sizeLimitWithoutMetadata,
+                              writer: BackgroundFileWriter(descriptor: descriptor, path: temporaryPath))
         } catch {
             throw .sinkFailed(detail: error.message)
         }
@@ -121,7 +126,12 @@ public final class VerifyingFileSink: ObjectSink {
             throw failure
         }
         let metadata = attempt.metadata
-        let sha256Hex = attempt.hasher.finalize()?.hexString ?? ""
+        let sha256Hex: String
+        do { sha256Hex = try attempt.writer.finish().hexString } catch {
+            let failure = PayloadError.localIO(operation: "write", path: temporaryPath, detail: error.message)
+            attempt.failure = failure
+            throw failure
+        }
         if let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? attempt.sizeLimit : nil),
            expectedSize != attempt.size {
             attempt.failure = .sizeMismatch(key: attempt.key, expected: expectedSize, actual: attempt.size)
@@ -155,6 +165,8 @@ public final class VerifyingFileSink: ObjectSink {
     public func discard() {
         guard !committed else { return }
         committed = true
+        // Its writer thread ends before the descriptor is closed (and its number reused).
+        attempt = nil
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         unlink(temporaryPath)
@@ -165,9 +177,8 @@ public final class VerifyingFileSink: ObjectSink {
         guard attempt.size + Int64(bytes.count) <= attempt.sizeLimit else {
             throw .sizeMismatch(key: attempt.key, expected: attempt.sizeLimit, actual: attempt.size + Int64(bytes.count))
         }
-        attempt.hasher.update(bytes)
         attempt.size += Int64(bytes.count)
-        do { try FileOperations.writeAll(descriptor, bytes, path: temporaryPath) } catch {
+        do { try attempt.writer.write(bytes) } catch {
             throw .localIO(operation: "write", path: temporaryPath, detail: error.message)
         }
     }
