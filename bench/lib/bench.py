@@ -1392,7 +1392,8 @@ def main():
     tools.set_endpoint(*endpoints.activate(loopback))
     pin = moto_pin()
     results = {"started": started.isoformat(timespec="seconds"), "machine": machine_facts(),
-               "load_average_start": os.getloadavg(), "versions": versions(args, tools), "moto_pin": pin,
+               "load_average_start": os.getloadavg(), "nice": os.nice(0), "versions": versions(args, tools),
+               "moto_pin": pin,
                "quick": args.quick, "runs": args.runs, "settings": SETTINGS, "walg": WALG_NOTE,
                "parallelism": {"push": OURS_PUSH_PARALLELISM, "fetch": OURS_FETCH_PARALLELISM},
                "command": " ".join(public_arguments(sys.argv[1:])), "shapes": {}, "single": {}, "sustained": {},

@@ -174,7 +174,8 @@ def header(result):
         "",
         f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB memory, "
         f"{machine['os']}, kernel {machine['kernel']}; load average (1, 5, 15 min) {load_start} at the start, "
-        f"{load_end} at the end (other work shares these cores: compare within one run)",
+        f"{load_end} at the end (other work shares these cores: compare within one run)"
+        + (f"; the benchmark ran at nice {result['nice']}, every tool alike" if result.get("nice") else ""),
         f"- Command: `bench/run {result.get('command', '')}`, {result.get('duration_s', '?')} s",
         f"- S3 server: scripts/local-s3-server ({moto_line}, signature checking, plain HTTP on 127.0.0.1); "
         "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
