@@ -24,7 +24,8 @@ open class BuiltToolTestCase: XCTestCase {
 
     public func launch(_ tool: String, _ arguments: [String], environment: [String: String]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = TestPaths.builtProducts.appendingPathComponent(tool)
+        // A built tool by name, or any program by absolute path (e.g. a wrapper such as faketime).
+        process.executableURL = tool.hasPrefix("/") ? URL(fileURLWithPath: tool) : TestPaths.builtProducts.appendingPathComponent(tool)
         process.arguments = arguments
         process.environment = HermeticEnvironment.merged(with: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 })
         process.currentDirectoryURL = URL(fileURLWithPath: dataDirectory)

@@ -26,7 +26,12 @@ public enum StorageError: Error, Sendable, Equatable {
         case .accessDenied(let detail): return "access denied: \(detail)"
         case .unavailable(let detail): return "storage unavailable: \(detail)"
         case .rejected(let status, let code, let message, let requestID):
-            return "storage refused the request: HTTP \(status) \(code): \(message) (request id \(requestID))"
+            // Servers leave parts empty (Ceph RGW: `<Message></Message>`; HEAD: no body): say
+            // nothing rather than print an empty part.
+            return "storage refused the request: HTTP \(status)"
+                + (code.isEmpty || code == "HTTP\(status)" ? "" : " " + code)
+                + (message.isEmpty ? "" : ": " + message)
+                + (requestID.isEmpty ? "" : " (request id \(requestID))")
         case .invalidResponse(let detail): return "unexpected answer from storage: \(detail)"
         case .localIO(let detail): return "local I/O failed: \(detail)"
         case .sinkFailed(let detail): return detail

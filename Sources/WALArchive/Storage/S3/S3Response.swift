@@ -1,23 +1,28 @@
 /// The parts of S3's XML answers the client reads: `Error` bodies and ListObjectsV2 pages.
 struct S3ErrorBody: Equatable {
-    var code: String
-    var message: String
-    var requestID: String
+    var code = ""
+    var message = ""
+    var requestID = ""
+    /// The bucket's region (AWS, in AuthorizationHeaderMalformed and PermanentRedirect).
+    var region = ""
+    /// The server's time (AWS, in RequestTimeTooSkewed).
+    var serverTime = ""
+    /// Where the bucket is served (AWS, in PermanentRedirect).
+    var endpoint = ""
 
     /// Whatever could be read; an unreadable or empty body (HEAD, proxies) leaves fields empty.
     init(xml: [UInt8]) {
-        var code = "", message = "", requestID = ""
         for leaf in (try? XMLLeaves.parse(xml)) ?? [] {
             switch leaf.path {
             case "Error/Code": code = leaf.text
             case "Error/Message": message = leaf.text
             case "Error/RequestId": requestID = leaf.text
+            case "Error/Region": region = leaf.text
+            case "Error/ServerTime": serverTime = leaf.text
+            case "Error/Endpoint": endpoint = leaf.text
             default: break
             }
         }
-        self.code = code
-        self.message = message
-        self.requestID = requestID
     }
 }
 

@@ -54,3 +54,10 @@ public struct S3Settings: Sendable, Equatable {
         self.maxAttempts = maxAttempts
     }
 }
+
+extension S3Settings {
+    /// How a user changes a setting that an S3 error message names (docs/configuration.md);
+    /// S3ResponseTests keeps these equal to ConfigurationSetting's names.
+    static let regionSettingHint = "`region` (WAL_ARCHIVE_REGION, --region)"
+    static let storageClassSettingHint = "`storage_class` (WAL_ARCHIVE_STORAGE_CLASS, --storage-class)"
+}

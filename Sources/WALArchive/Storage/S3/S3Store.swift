@@ -8,6 +8,7 @@ public final class S3Store: ObjectStore {
     private let signer: SigV4Signer
     private let client: CurlClient
     private let retryPolicy: RetryPolicy
+    private var clock: ServerClock
     /// Keys asked for per ListObjectsV2 request (S3's maximum); smaller in tests of paging.
     var listPageSize = 1000
     /// Keys per DeleteObjects request (S3's maximum); smaller in tests of batching.
@@ -15,14 +16,23 @@ public final class S3Store: ObjectStore {
     /// HTTP exchanges attempted so far, retries included (more than the requests made: retries).
     public private(set) var attempts = 0
 
-    public init(settings: S3Settings) throws(StorageError) {
+    public convenience init(settings: S3Settings) throws(StorageError) {
+        try self.init(settings: settings, localClock: UTCTime.now)
+    }
+
+    /// `localClock`: this machine's time (tests give a wrong one).
+    init(settings: S3Settings, localClock: @escaping () -> UTCTime) throws(StorageError) {
         self.settings = settings
+        clock = ServerClock(localNow: localClock)
         endpoint = try Endpoint(settings: settings)
         signer = SigV4Signer(credentials: settings.credentials, region: settings.region)
         client = try CurlClient(lowSpeedTimeoutSeconds: settings.lowSpeedTimeoutSeconds, caBundlePath: settings.caBundlePath)
         retryPolicy = RetryPolicy(maxAttempts: settings.maxAttempts, budgetSeconds: settings.retryBudgetSeconds)
         location = "s3://\(settings.bucket) at \(endpoint.scheme)://\(endpoint.authority)"
     }
+
+    /// What the server's time taught (0 until a refusal showed skew).
+    var serverClockOffsetSeconds: Int64 { clock.offsetSeconds }
 
     public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome {
         var headers: [(name: String, value: String)] = [("content-length", String(request.length))]
@@ -41,7 +51,11 @@ public final class S3Store: ObjectStore {
         switch response.head.status {
         case 200..<300: return .stored
         case 412 where request.ifAbsent: return .alreadyExists
-        default: throw failure(response, key: request.key)
+        default:
+            if let storageClass = request.storageClass, let refused = Self.storageClassRefused(storageClass, response) {
+                throw refused
+            }
+            throw failure(response, key: request.key)
         }
     }
 
@@ -153,18 +167,20 @@ public final class S3Store: ObjectStore {
                           headers: [(name: String, value: String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash,
                           upload: (fileDescriptor: Int32, length: Int64)? = nil, body: [UInt8]? = nil,
                           stream: CurlClient.BodyStream? = nil) throws(StorageError) -> CurlClient.Response {
-        let clock = MonotonicClock()
+        let elapsed = MonotonicClock()
         let target = endpoint.target(key: key)
         var attempt = 0
+        var clockCorrected = false
         while true {
             attempt += 1
             attempts += 1
-            let remaining = retryPolicy.remainingMilliseconds(elapsedMilliseconds: clock.elapsedMilliseconds)
+            let remaining = retryPolicy.remainingMilliseconds(elapsedMilliseconds: elapsed.elapsedMilliseconds)
             let connectTimeout = max(1_000, min(settings.connectTimeoutSeconds * 1_000, remaining))
+            let signedAt = clock.now()
             let signature = signer.sign(
                 SigV4Signer.Request(method: method.rawValue, path: target.path, query: bucketQuery,
                                     headers: [("host", target.host)] + headers, payloadHash: payloadHash),
-                at: UTCTime.now())
+                at: signedAt)
             let url = "\(endpoint.scheme)://\(target.host)\(signature.encodedPath)"
                 + (signature.encodedQuery.isEmpty ? "" : "?" + signature.encodedQuery)
             let request = CurlClient.Request(method: method, url: url,
@@ -173,6 +189,13 @@ public final class S3Store: ObjectStore {
             let problem: String
             do {
                 let response = try client.perform(request, stream: stream)
+                // Refused for this machine's clock: sign again with the server's time, at once
+                // and once (a refusal only ever streams nothing to the sink). Not an attempt.
+                if !clockCorrected, clock.learn(from: response, signedAt: signedAt) {
+                    clockCorrected = true
+                    attempt -= 1
+                    continue
+                }
                 guard let reason = Self.transientReason(response) else { return response }
                 problem = reason
             } catch {
@@ -185,9 +208,9 @@ public final class S3Store: ObjectStore {
                     problem = detail
                 }
             }
-            guard let delay = retryPolicy.delayBeforeRetry(after: attempt, elapsedMilliseconds: clock.elapsedMilliseconds) else {
+            guard let delay = retryPolicy.delayBeforeRetry(after: attempt, elapsedMilliseconds: elapsed.elapsedMilliseconds) else {
                 throw .unavailable(detail: "\(method.rawValue) \(location) failed \(attempt) time(s) in "
-                                   + "\(clock.elapsedMilliseconds / 1_000) s; last: \(problem)")
+                                   + "\(elapsed.elapsedMilliseconds / 1_000) s; last: \(problem)")
             }
             MonotonicClock.sleep(milliseconds: delay)
         }
@@ -210,20 +233,94 @@ public final class S3Store: ObjectStore {
     private func failure(_ response: CurlClient.Response, key: String) -> StorageError {
         let status = response.head.status
         let body = S3ErrorBody(xml: response.body)
-        let requestID = body.requestID.isEmpty ? (response.head.headers["x-amz-request-id"] ?? "") : body.requestID
+        let requestID = Self.requestID(response, body)
+        if let wrongRegion = wrongRegion(response, body) { return wrongRegion }
         switch status {
         case 404 where body.code == "NoSuchKey":
             return .notFound(key: key)
         case 401, 403:
             let code = body.code.isEmpty ? "AccessDenied" : body.code
-            let message = body.message.isEmpty ? "" : ": " + body.message
-            return .accessDenied(detail: "\(location): HTTP \(status) \(code)\(message) (request id \(requestID))")
+            var detail = "\(location): HTTP \(status) \(code)"
+            if !body.message.isEmpty { detail += ": " + body.message }
+            if ServerClock.skewCodes.contains(code) {
+                detail += ": the server refuses this machine's clock"
+                    + (clock.offsetSeconds == 0 ? "" : ", \(abs(clock.offsetSeconds)) s "
+                       + (clock.offsetSeconds > 0 ? "behind" : "ahead of") + " its own")
+                    + "; set the clock right (NTP)"
+            }
+            if !requestID.isEmpty { detail += " (request id \(requestID))" }
+            return .accessDenied(detail: detail)
         case 429, 500, 502...599:
             return .unavailable(detail: "\(location): HTTP \(status) \(body.code)")
         default:
             return .rejected(status: status, code: body.code.isEmpty ? "HTTP\(status)" : body.code,
                              message: body.message, requestID: requestID)
         }
+    }
+
+    /// The body's request id, else the header's (HEAD answers have no body); empty when neither.
+    private static func requestID(_ response: CurlClient.Response, _ body: S3ErrorBody) -> String {
+        body.requestID.isEmpty ? (response.head.headers["x-amz-request-id"] ?? "") : body.requestID
+    }
+
+    /// An upload with a storage class the server does not offer: AWS (and moto) answer 400
+    /// InvalidStorageClass; Ceph RGW 400 InvalidArgument with an empty message, for any class its
+    /// placement does not define (RGW 16.2: STANDARD_IA). A final answer naming the setting:
+    /// every retry would be refused the same way.
+    private static func storageClassRefused(_ storageClass: String, _ response: CurlClient.Response) -> StorageError? {
+        let body = S3ErrorBody(xml: response.body)
+        guard response.head.status == 400, ["InvalidStorageClass", "InvalidArgument"].contains(body.code) else { return nil }
+        let refusal = body.code == "InvalidStorageClass" ? "does not offer" : "refused the upload with"
+        return .rejected(status: 400, code: body.code,
+                         message: "the server \(refusal) storage class \(storageClass)"
+                            + (body.message.isEmpty ? "" : " (\(body.message))")
+                            + "; set \(S3Settings.storageClassSettingHint) to a class it offers, or remove it",
+                         requestID: requestID(response, body))
+    }
+
+    /// A bucket in another region than the configured one. S3 answers 301 PermanentRedirect
+    /// with `x-amz-bucket-region` (a HEAD too, without a body), or 400 AuthorizationHeaderMalformed
+    /// with `<Region>`; Ceph RGW answers 301 without a body and without the header for a bucket of
+    /// another zonegroup, so the region is asked for with GetBucketLocation, which S3 and RGW
+    /// answer from any region. Final: the redirect is never followed (the request would have to
+    /// be signed for the other region) and retrying cannot help.
+    private func wrongRegion(_ response: CurlClient.Response, _ body: S3ErrorBody) -> StorageError? {
+        let status = response.head.status
+        let redirected = status == 301 || body.code == "PermanentRedirect"
+        let regionRefused = status == 400 && body.code == "AuthorizationHeaderMalformed" && !body.region.isEmpty
+        guard redirected || regionRefused else { return nil }
+        var region = response.head.headers["x-amz-bucket-region"] ?? body.region
+        if region.isEmpty { region = bucketLocation() ?? "" }
+        var message = region.isEmpty || region == settings.region
+            ? "bucket \(settings.bucket) is not in region \(settings.region); set \(S3Settings.regionSettingHint) to its region"
+            : "bucket \(settings.bucket) is in region \(region), not \(settings.region); "
+                + "set \(S3Settings.regionSettingHint) to \(region)"
+        let pointedTo = body.endpoint.isEmpty ? Self.authority(ofURL: response.head.headers["location"] ?? "") : body.endpoint
+        if settings.endpoint != nil, !pointedTo.isEmpty {
+            message += " and the endpoint to that region's (the server points to \(pointedTo))"
+        }
+        let code = body.code.isEmpty ? (redirected ? "PermanentRedirect" : "HTTP\(status)") : body.code
+        return .rejected(status: status, code: code, message: message, requestID: Self.requestID(response, body))
+    }
+
+    /// GetBucketLocation: the bucket's region, or nil when it cannot be had. An empty
+    /// LocationConstraint is us-east-1, S3's first region; `EU` is eu-west-1's old name.
+    private func bucketLocation() -> String? {
+        guard let response = try? exchange(.get, bucketQuery: [("location", "")]),
+              (200..<300).contains(response.head.status),
+              let leaves = try? XMLLeaves.parse(response.body),
+              let constraint = leaves.first(where: { $0.path == "LocationConstraint" }) else { return nil }
+        switch constraint.text {
+        case "": return "us-east-1"
+        case "EU": return "eu-west-1"
+        default: return constraint.text
+        }
+    }
+
+    /// `host:port` of an absolute URL (a redirect's `Location`); empty for anything else.
+    private static func authority(ofURL url: String) -> String {
+        guard let schemeEnd = url.firstRange(of: "://") else { return "" }
+        return String(url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" })
     }
 
     private static func objectInfo(key: String, head: CurlClient.ResponseHead) -> ObjectInfo {
