@@ -274,20 +274,6 @@ final class S3StoreTests: XCTestCase {
         XCTAssertEqual(scripted.requestsServed, 4)
     }
 
-    func testRetryPolicyStaysWithinAttemptsAndBudget() {
-        let policy = RetryPolicy(maxAttempts: 4, budgetSeconds: 2)
-        for _ in 0..<200 {
-            XCTAssertNil(policy.delayBeforeRetry(after: 4, elapsedMilliseconds: 0))
-            XCTAssertNil(policy.delayBeforeRetry(after: 1, elapsedMilliseconds: 2_000))
-            let delay = policy.delayBeforeRetry(after: 3, elapsedMilliseconds: 0)
-            XCTAssertNotNil(delay)
-            XCTAssertLessThanOrEqual(delay ?? .max, 400)
-            if let late = policy.delayBeforeRetry(after: 1, elapsedMilliseconds: 1_950) {
-                XCTAssertLessThan(late, 50)
-            }
-        }
-    }
-
     func testXMLAnswersAreDecoded() throws {
         let listing = Array("""
             <?xml version="1.0" encoding="UTF-8"?>

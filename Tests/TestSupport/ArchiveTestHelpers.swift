@@ -33,14 +33,7 @@ public final class CollectingSink: ObjectSink {
 @discardableResult
 public func putBytes(_ store: any ObjectStore, key: String, _ bytes: [UInt8], metadata: [String: String] = [:],
               ifAbsent: Bool = false) throws -> PutOutcome {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString)").path
-    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    let request = PutRequest(key: key, fileDescriptor: handle.fileDescriptor, length: Int64(bytes.count),
-                             sha256Hex: SHA256Hasher.hash(bytes).hexString, metadata: metadata, ifAbsent: ifAbsent)
-    return try store.put(request)
+    try store.put(PutRequest(key: key, bytes: bytes, metadata: metadata, ifAbsent: ifAbsent))
 }
 
 /// 24-hex-digit WAL segment name.

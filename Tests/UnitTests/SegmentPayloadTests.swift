@@ -72,7 +72,7 @@ final class SegmentPayloadTests: XCTestCase {
                 XCTAssertTrue(request.ifAbsent)
                 XCTAssertEqual(request.length, upload.bodyLength)
                 XCTAssertEqual(request.sha256Hex, upload.bodySHA256Hex)
-                XCTAssertEqual(request.fileDescriptor, upload.fileDescriptor)
+                XCTAssertEqual((request.body as? FileUploadBody)?.descriptor, upload.fileDescriptor)
                 XCTAssertEqual(request.metadata, upload.metadata.dictionary)
             }
         }

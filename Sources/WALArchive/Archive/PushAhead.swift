@@ -114,24 +114,38 @@ struct AheadPusher: Sendable {
         guard let store = try? configuration.destination.makeStore() else { return }
         let operation = ArchiveOperation(store: store, configuration: configuration)
         while let name = queue.take() {
-            push(walDirectory + "/" + name, name: name, operation: operation)
+            // The store kept failing for a whole retry budget: stop, so that one call of
+            // wal-push during an outage lasts one budget, not one per file pushed ahead.
+            guard push(walDirectory + "/" + name, name: name, operation: operation) else {
+                queue.stop()
+                return
+            }
         }
     }
 
-    /// Errors are left for PostgreSQL's own call of this file, which reports them.
-    private func push(_ path: String, name: String, operation: ArchiveOperation) {
+    /// Errors are left for PostgreSQL's own call of this file, which reports them; false
+    /// after a storage failure.
+    private func push(_ path: String, name: String, operation: ArchiveOperation) -> Bool {
         // PostgreSQL never changes a file once it is .ready; should anything else, the
         // identity taken before the upload's one read of the file and after it tells, once
         // the file's last change is older than a timestamp tick (FileIdentity).
-        guard let before = Self.settledIdentity(path),
-              let (outcome, sha256Hex) = try? operation.archiveReportingChecksum(path: path),
-              FileIdentity(path: path) == before else { return }
+        guard let before = Self.settledIdentity(path) else { return true }
+        let outcome: ArchiveOperation.Outcome
+        let sha256Hex: String
+        do {
+            (outcome, sha256Hex) = try operation.archiveReportingChecksum(path: path)
+        } catch {
+            if case .storage = error { return false }
+            return true
+        }
+        guard FileIdentity(path: path) == before else { return true }
         let key: String
         switch outcome {
         case .stored(let storedKey), .alreadyArchived(let storedKey): key = storedKey
         }
         let record = PushedRecord(name: name, identity: before, sha256Hex: sha256Hex, key: key)
         try? record.write(in: recordDirectory, archiveTag: archiveTag)
+        return true
     }
 
     /// The file's identity once its last change is `settleNanoseconds` old, waiting at most

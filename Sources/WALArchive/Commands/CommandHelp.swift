@@ -20,7 +20,7 @@ enum CommandHelp {
           --connect-timeout SECONDS    (WAL_ARCHIVE_CONNECT_TIMEOUT; default 10)
           --low-speed-timeout SECONDS  (WAL_ARCHIVE_LOW_SPEED_TIMEOUT; default 30)
           --retry-budget SECONDS       (WAL_ARCHIVE_RETRY_BUDGET; default 60)
-          --max-attempts N             (WAL_ARCHIVE_MAX_ATTEMPTS; default 5)
+          --max-attempts N             (WAL_ARCHIVE_MAX_ATTEMPTS; default 100, a safety cap)
           --prefetch K                 wal-fetch: segments fetched ahead in recovery, 0 = off (WAL_ARCHIVE_PREFETCH; default 8)
           --push-ahead N               wal-push: parallel uploads of ready segments, 0 = off (WAL_ARCHIVE_PUSH_AHEAD; default 4)
           --log LEVEL                  error: a line only on failure (default); info: also one logfmt line per call

@@ -102,14 +102,27 @@ public final class VerifyingFileSink: ObjectSink {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         guard let attempt else { throw .sinkFailed(detail: PayloadError.notBegun.message) }
-        if let failure = attempt.failure { throw .sinkFailed(detail: failure.message) }
+        if let failure = attempt.failure { throw Self.storageError(failure) }
         do {
             try attempt.decompressor.push(bytes) { (output) throws(PayloadError) in try self.append(output, attempt) }
         } catch {
             let failure = Self.payloadError(error, attempt.key)
             attempt.failure = failure
-            throw .sinkFailed(detail: failure.message)
+            throw Self.storageError(failure)
         }
+    }
+
+    /// Verifies the attempt once its whole body has arrived (see `finish`), so that a store
+    /// can download again when the bytes were damaged on the way.
+    public func end() throws(StorageError) {
+        do { try finish() } catch { throw Self.storageError(error) }
+    }
+
+    /// A local failure (writing the temporary file) ends the download; damaged bytes are
+    /// `sinkFailed`, which a store may retry.
+    private static func storageError(_ failure: PayloadError) -> StorageError {
+        if case .localIO = failure { return .localIO(detail: failure.message) }
+        return .sinkFailed(detail: failure.message)
     }
 
     /// Ends decoding and verifies; throws, naming the object, unless every check passes.

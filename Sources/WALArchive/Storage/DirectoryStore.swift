@@ -96,6 +96,7 @@ public final class DirectoryStore: ObjectStore {
             offset += Int64(count)
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
+        try sink.end()
         return info
     }
 
@@ -292,13 +293,7 @@ public final class DirectoryStore: ObjectStore {
         var offset: Int64 = 0
         while offset < request.length {
             let wanted = Int(min(Int64(buffer.count), request.length - offset))
-            let got: Int
-            do {
-                got = try FileOperations.readSome(request.fileDescriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]),
-                                                  at: offset, path: "the upload for \(request.key)")
-            } catch {
-                throw .localIO(detail: error.message)
-            }
+            let got = try request.body.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted]), at: offset)
             if got == 0 {
                 throw .localIO(detail: "the upload for \(request.key) ended after \(offset) of \(request.length) bytes")
             }

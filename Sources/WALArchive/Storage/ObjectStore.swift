@@ -4,8 +4,8 @@ public protocol ObjectStore: AnyObject {
     /// Where objects go, for messages and logs; never contains a secret.
     var location: String { get }
 
-    /// Stores `request.length` bytes read from `request.fileDescriptor` (from offset 0)
-    /// under `request.key`. Returns only once the store has acknowledged the object.
+    /// Stores `request.body` under `request.key`. Returns only once the store has
+    /// acknowledged the object.
     func put(_ request: PutRequest) throws(StorageError) -> PutOutcome
 
     /// Streams the object's bytes into `sink`. Throws `.notFound` only when the store says
@@ -58,10 +58,10 @@ public struct DeleteFailure: Sendable, Equatable {
     }
 }
 
-public struct PutRequest: Sendable {
+public struct PutRequest {
     public var key: String
-    public var fileDescriptor: Int32
-    public var length: Int64
+    public var body: any UploadBody
+    public var length: Int64 { body.length }
     /// Lower-case hex SHA-256 of exactly the bytes sent; S3 verifies it on arrival.
     public var sha256Hex: String
     /// User metadata; names are lower case, without the `x-amz-meta-` prefix.
@@ -70,15 +70,28 @@ public struct PutRequest: Sendable {
     public var ifAbsent: Bool
     public var storageClass: String?
 
-    public init(key: String, fileDescriptor: Int32, length: Int64, sha256Hex: String,
-                metadata: [String: String] = [:], ifAbsent: Bool = false, storageClass: String? = nil) {
+    public init(key: String, body: any UploadBody, sha256Hex: String, metadata: [String: String] = [:],
+                ifAbsent: Bool = false, storageClass: String? = nil) {
         self.key = key
-        self.fileDescriptor = fileDescriptor
-        self.length = length
+        self.body = body
         self.sha256Hex = sha256Hex
         self.metadata = metadata
         self.ifAbsent = ifAbsent
         self.storageClass = storageClass
+    }
+
+    /// `length` bytes of an open file from offset 0 (the descriptor stays the caller's).
+    public init(key: String, fileDescriptor: Int32, length: Int64, sha256Hex: String,
+                metadata: [String: String] = [:], ifAbsent: Bool = false, storageClass: String? = nil) {
+        self.init(key: key, body: FileUploadBody(descriptor: fileDescriptor, length: length), sha256Hex: sha256Hex,
+                  metadata: metadata, ifAbsent: ifAbsent, storageClass: storageClass)
+    }
+
+    /// Bytes held in memory, with their SHA-256 computed here.
+    public init(key: String, bytes: [UInt8], metadata: [String: String] = [:], ifAbsent: Bool = false,
+                storageClass: String? = nil) {
+        self.init(key: key, body: MemoryUploadBody(bytes), sha256Hex: SHA256Hasher.hash(bytes).hexString,
+                  metadata: metadata, ifAbsent: ifAbsent, storageClass: storageClass)
     }
 }
 
@@ -113,9 +126,21 @@ public struct ObjectListing: Sendable, Equatable {
 }
 
 /// Receives an object's bytes as they arrive.
+///
+/// A sink that finds the bytes damaged (checksum, length, decoding) throws
+/// `StorageError.sinkFailed` from `write` or `end`: a store that retries downloads the object
+/// again, since the damage may have happened on the way. Any other error (a local write that
+/// failed, say) ends the download at once.
 public protocol ObjectSink: AnyObject {
     /// Called before the first byte of every attempt, with the object's headers, so a
     /// retried download starts from a clean state.
     func begin(_ object: ObjectInfo) throws(StorageError)
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError)
+    /// Called once the whole body of an attempt has arrived, before the store reports
+    /// success: the place to verify it.
+    func end() throws(StorageError)
+}
+
+extension ObjectSink {
+    public func end() throws(StorageError) {}
 }

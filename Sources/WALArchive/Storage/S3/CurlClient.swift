@@ -13,13 +13,12 @@ final class CurlClient {
         var method: Method
         var url: String
         var headers: [(name: String, value: String)]
-        /// PUT body: `length` bytes of `fileDescriptor` from offset 0, read with pread so a
-        /// retry or a curl-internal rewind simply starts over.
-        var upload: (fileDescriptor: Int32, length: Int64)?
+        /// PUT or POST body, read from offset 0; a retry or a curl-internal rewind starts over.
+        var upload: (any UploadBody)?
         var connectTimeoutMilliseconds: Int
-        /// PUT or POST body held in memory (small request documents such as DeleteObjects);
-        /// used instead of `upload`.
-        var body: [UInt8]? = nil
+        /// The deadline of the whole exchange (CURLOPT_TIMEOUT_MS): a server that trickles a
+        /// body faster than the low-speed limit is still abandoned when it passes.
+        var timeoutMilliseconds: Int
     }
 
     struct ResponseHead {
@@ -38,6 +37,9 @@ final class CurlClient {
     struct BodyStream {
         var begin: (ResponseHead) throws(StorageError) -> Void
         var write: (UnsafeRawBufferPointer) throws(StorageError) -> Void
+        /// After the last byte of a complete 2xx body; a throw fails the exchange like a
+        /// refusal in `write` (`Failure.stopped`).
+        var end: () throws(StorageError) -> Void = {}
     }
 
     enum Failure: Error {
@@ -103,7 +105,7 @@ final class CurlClient {
     /// Performs one exchange. A 2xx body goes to `stream` when given (its `begin` runs
     /// before the first byte, and also for an empty body); any other body is collected.
     func perform(_ request: Request, stream: BodyStream? = nil) throws(Failure) -> Response {
-        let transfer = Transfer(upload: request.upload, body: request.body, stream: stream)
+        let transfer = Transfer(upload: request.upload, stream: stream)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         // "Expect:" stops curl from waiting up to a second for "100 Continue" before each PUT body.
@@ -114,7 +116,8 @@ final class CurlClient {
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var result = walarchive_curl_setopt_string(handle, CURLOPT_URL, request.url)
         var settings: [(CURLoption, Int)] = [(CURLOPT_HTTPGET, 1),
-                                              (CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds)]
+                                              (CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeoutMilliseconds),
+                                              (CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)]
         switch request.method {
         case .get, .delete: break
         case .head: settings.append((CURLOPT_NOBODY, 1))
@@ -128,7 +131,7 @@ final class CurlClient {
             let verb: String? = request.method == .delete || request.method == .post ? request.method.rawValue : nil
             result = walarchive_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, verb)
         }
-        if result == CURLE_OK, let length = request.body.map({ Int64($0.count) }) ?? request.upload?.length {
+        if result == CURLE_OK, let length = request.upload?.length {
             result = walarchive_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length))
         }
         for option in [CURLOPT_WRITEDATA, CURLOPT_READDATA, CURLOPT_HEADERDATA, CURLOPT_SEEKDATA] where result == CURLE_OK {
@@ -148,9 +151,10 @@ final class CurlClient {
             throw .transport(detail: detail, transient: !Self.permanentFailures.contains(result))
         }
         let head = ResponseHead(status: transfer.status, headers: transfer.headers)
-        if let stream, !transfer.bodyStarted, (200..<300).contains(head.status) {
+        if let stream, (200..<300).contains(head.status) {
             do {
-                try stream.begin(head)
+                if !transfer.bodyStarted { try stream.begin(head) }
+                try stream.end()
             } catch {
                 throw .stopped(error)
             }
@@ -192,8 +196,7 @@ private let curlGlobalInitialization: UInt32 = curl_global_init(Int(CURL_GLOBAL_
 
 /// State of one exchange, reached from libcurl's callbacks through an unmanaged pointer.
 private final class Transfer {
-    let upload: (fileDescriptor: Int32, length: Int64)?
-    let body: [UInt8]?
+    let upload: (any UploadBody)?
     let stream: CurlClient.BodyStream?
     var uploadOffset: Int64 = 0
     var status = 0
@@ -203,9 +206,8 @@ private final class Transfer {
     var streaming = false
     var stoppedBy: StorageError?
 
-    init(upload: (fileDescriptor: Int32, length: Int64)?, body: [UInt8]?, stream: CurlClient.BodyStream?) {
+    init(upload: (any UploadBody)?, stream: CurlClient.BodyStream?) {
         self.upload = upload
-        self.body = body
         self.stream = stream
     }
 
@@ -231,32 +233,15 @@ private final class Transfer {
     }
 
     func send(into buffer: UnsafeMutableRawPointer, capacity: Int) -> Int {
-        if let body {
-            let count = max(0, min(capacity, body.count - Int(uploadOffset)))
-            guard count > 0 else { return 0 }
-            body.withUnsafeBytes { source in
-                buffer.copyMemory(from: source.baseAddress! + Int(uploadOffset), byteCount: count)
-            }
+        guard let upload, capacity > 0 else { return 0 }
+        do {
+            let count = try upload.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity), at: uploadOffset)
             uploadOffset += Int64(count)
             return count
-        }
-        guard let upload else { return 0 }
-        let wanted = Int(min(Int64(capacity), upload.length - uploadOffset))
-        guard wanted > 0 else { return 0 }
-        let count: Int
-        do {
-            count = try FileOperations.readSome(upload.fileDescriptor, into: UnsafeMutableRawBufferPointer(start: buffer, count: wanted),
-                                                at: uploadOffset, path: "the upload")
         } catch {
-            stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): \(String(cString: strerror(error.code)))")
+            stoppedBy = error
             return Int(CURL_READFUNC_ABORT)
         }
-        guard count > 0 else {
-            stoppedBy = .localIO(detail: "cannot read the upload at offset \(uploadOffset): file ended early")
-            return Int(CURL_READFUNC_ABORT)
-        }
-        uploadOffset += Int64(count)
-        return count
     }
 
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {

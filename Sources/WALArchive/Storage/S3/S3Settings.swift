@@ -33,14 +33,17 @@ public struct S3Settings: Sendable, Equatable {
     public var connectTimeoutSeconds: Int
     /// A transfer slower than 1 KiB/s for this long is abandoned and retried.
     public var lowSpeedTimeoutSeconds: Int
-    /// Retries stop once this much time has passed since the first attempt.
+    /// The time one request may take, all attempts and pauses included: no attempt starts
+    /// with less than a second of it left, and each attempt's transfer ends when it runs out.
     public var retryBudgetSeconds: Int
+    /// A safety cap on attempts per request; with the default budget, retries end by time
+    /// (about 20 attempts in 60 s when every one fails at once).
     public var maxAttempts: Int
 
     public init(bucket: String, endpoint: String?, region: String, credentials: Credentials,
                 pathStyle: Bool = false, caBundlePath: String? = nil, unsignedPayload: Bool = false,
                 connectTimeoutSeconds: Int = 10, lowSpeedTimeoutSeconds: Int = 30,
-                retryBudgetSeconds: Int = 60, maxAttempts: Int = 5) {
+                retryBudgetSeconds: Int = 60, maxAttempts: Int = 100) {
         self.bucket = bucket
         self.endpoint = endpoint
         self.region = region

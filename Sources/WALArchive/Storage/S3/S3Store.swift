@@ -1,3 +1,5 @@
+import CZlib
+
 /// `ObjectStore` over the S3 REST API (AWS or any S3-compatible server), signed with SigV4,
 /// spoken through libcurl. Not thread-safe: one store per thread.
 public final class S3Store: ObjectStore {
@@ -47,7 +49,7 @@ public final class S3Store: ObjectStore {
         }
         let payloadHash = settings.unsignedPayload ? SigV4Signer.unsignedPayload : request.sha256Hex
         let response = try exchange(.put, key: request.key, headers: headers, payloadHash: payloadHash,
-                                    upload: (request.fileDescriptor, request.length))
+                                    upload: request.body)
         switch response.head.status {
         case 200..<300: return .stored
         case 412 where request.ifAbsent: return .alreadyExists
@@ -62,13 +64,16 @@ public final class S3Store: ObjectStore {
     @discardableResult
     public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo {
         var info = ObjectInfo(key: key, size: 0)
+        let damage = DamagedBodyEvidence()
         let stream = CurlClient.BodyStream(
             begin: { head throws(StorageError) in
                 info = Self.objectInfo(key: key, head: head)
+                damage.beginAttempt()
                 try sink.begin(info)
             },
-            write: { bytes throws(StorageError) in try sink.write(bytes) })
-        let response = try exchange(.get, key: key, stream: stream)
+            write: { bytes throws(StorageError) in try damage.deliver(bytes, to: sink) },
+            end: { () throws(StorageError) in try damage.end(sink) })
+        let response = try exchange(.get, key: key, stream: stream, damage: damage)
         guard (200..<300).contains(response.head.status) else { throw failure(response, key: key) }
         return info
     }
@@ -154,7 +159,7 @@ public final class S3Store: ObjectStore {
                                                             ("content-type", "application/xml")]
             let payloadHash = settings.unsignedPayload ? SigV4Signer.unsignedPayload : SHA256Hasher.hash(body).hexString
             let response = try exchange(.post, bucketQuery: [("delete", "")], headers: headers, payloadHash: payloadHash,
-                                        body: body)
+                                        upload: MemoryUploadBody(body))
             guard (200..<300).contains(response.head.status) else { throw failure(response, key: batch[0]) }
             failures += try DeleteObjectsResult(xml: response.body).failures
         }
@@ -163,10 +168,15 @@ public final class S3Store: ObjectStore {
 
     // MARK: - One signed request, retried
 
+    /// Sends one request, and again after transient failures (network, timeouts, 5xx,
+    /// throttling, a body damaged on the way) until it succeeds, gets a final answer, or the
+    /// retry policy's budget is spent. Each attempt's whole exchange has a deadline of what is
+    /// left of the budget, so a stalled or trickling server cannot hold a call past it.
     private func exchange(_ method: CurlClient.Method, key: String? = nil, bucketQuery: [(name: String, value: String)] = [],
                           headers: [(name: String, value: String)] = [], payloadHash: String = SigV4Signer.emptyPayloadHash,
-                          upload: (fileDescriptor: Int32, length: Int64)? = nil, body: [UInt8]? = nil,
-                          stream: CurlClient.BodyStream? = nil) throws(StorageError) -> CurlClient.Response {
+                          upload: (any UploadBody)? = nil,
+                          stream: CurlClient.BodyStream? = nil,
+                          damage: DamagedBodyEvidence? = nil) throws(StorageError) -> CurlClient.Response {
         let elapsed = MonotonicClock()
         let target = endpoint.target(key: key)
         var attempt = 0
@@ -174,8 +184,8 @@ public final class S3Store: ObjectStore {
         while true {
             attempt += 1
             attempts += 1
-            let remaining = retryPolicy.remainingMilliseconds(elapsedMilliseconds: elapsed.elapsedMilliseconds)
-            let connectTimeout = max(1_000, min(settings.connectTimeoutSeconds * 1_000, remaining))
+            let timeout = retryPolicy.attemptTimeoutMilliseconds(elapsedMilliseconds: elapsed.elapsedMilliseconds)
+            let connectTimeout = min(settings.connectTimeoutSeconds * 1_000, timeout)
             let signedAt = clock.now()
             let signature = signer.sign(
                 SigV4Signer.Request(method: method.rawValue, path: target.path, query: bucketQuery,
@@ -185,7 +195,8 @@ public final class S3Store: ObjectStore {
                 + (signature.encodedQuery.isEmpty ? "" : "?" + signature.encodedQuery)
             let request = CurlClient.Request(method: method, url: url,
                                              headers: [("Host", target.host)] + headers + signature.addedHeaders,
-                                             upload: upload, connectTimeoutMilliseconds: connectTimeout, body: body)
+                                             upload: upload, connectTimeoutMilliseconds: connectTimeout,
+                                             timeoutMilliseconds: timeout)
             let problem: String
             do {
                 let response = try client.perform(request, stream: stream)
@@ -196,11 +207,18 @@ public final class S3Store: ObjectStore {
                     attempt -= 1
                     continue
                 }
-                guard let reason = Self.transientReason(response) else { return response }
+                guard let reason = Self.transientReason(response, upload: upload, payloadHash: payloadHash) else {
+                    return response
+                }
                 problem = reason
             } catch {
                 switch error {
-                case .stopped(let storageError): throw storageError
+                case .stopped(let storageError):
+                    guard case .sinkFailed(let detail) = storageError, let damage else { throw storageError }
+                    // Damaged on the way or damaged in the store: download again, and call it
+                    // the object's own fault only when the very same bytes fail again.
+                    if damage.failedBefore() { throw storageError }
+                    problem = "the body arrived damaged (\(detail))"
                 case .transport(let detail, let transient):
                     guard transient else {
                         throw .unavailable(detail: "\(method.rawValue) \(location): \(detail)")
@@ -216,8 +234,22 @@ public final class S3Store: ObjectStore {
         }
     }
 
+    /// The S3 error code of a PUT refused because its body did not match the signed SHA-256
+    /// (or Content-MD5), nil for any other answer.
+    private static func damagedUploadCode(_ response: CurlClient.Response) -> String? {
+        guard response.head.status == 400 else { return nil }
+        let code = S3ErrorBody(xml: response.body).code
+        return ["XAmzContentSHA256Mismatch", "BadDigest", "IncompleteBody"].contains(code) ? code : nil
+    }
+
     /// Throttling, server trouble and S3's own "try again" codes; nil when the answer is final.
-    private static func transientReason(_ response: CurlClient.Response) -> String? {
+    /// A PUT refused because its body differs from its signed SHA-256 was damaged on the way,
+    /// unless what we send really is not what we hashed (then no retry helps).
+    private static func transientReason(_ response: CurlClient.Response, upload: (any UploadBody)?,
+                                        payloadHash: String) -> String? {
+        if let upload, let code = damagedUploadCode(response), upload.sha256Hex() == payloadHash {
+            return "the body arrived damaged (HTTP \(response.head.status) \(code))"
+        }
         let status = response.head.status
         if status == 429 || ((500...599).contains(status) && status != 501) {
             let body = S3ErrorBody(xml: response.body)
@@ -379,5 +411,57 @@ private extension String {
         var copy = self
         while copy.last == " " { copy.removeLast() }
         return copy
+    }
+}
+
+/// Tells a body damaged on the way from an object that is damaged in the store, without
+/// costing anything while downloads succeed. After a download fails verification, the next
+/// ones are received in full whatever the sink says (its failure is kept and reported at the
+/// end), with a CRC-32 of the raw bytes: two such downloads with the same bytes that fail
+/// again mean the stored object itself is bad. Damage on the way changes the bytes (the odds
+/// that two random corruptions leave equal CRC-32 and length are about 2^-32).
+final class DamagedBodyEvidence {
+    private var diagnosing = false
+    private var checksum: UInt = 0
+    private var length: Int64 = 0
+    private var sinkFailure: StorageError?
+    private var previous: (checksum: UInt, length: Int64)?
+
+    func beginAttempt() {
+        checksum = crc32(0, nil, 0)
+        length = 0
+        sinkFailure = nil
+    }
+
+    func deliver(_ bytes: UnsafeRawBufferPointer, to sink: any ObjectSink) throws(StorageError) {
+        guard diagnosing else { return try sink.write(bytes) }
+        if let base = bytes.baseAddress, !bytes.isEmpty {
+            checksum = crc32(checksum, base.assumingMemoryBound(to: Bytef.self), uInt(bytes.count))
+            length += Int64(bytes.count)
+        }
+        guard sinkFailure == nil else { return }
+        do {
+            try sink.write(bytes)
+        } catch {
+            guard case .sinkFailed = error else { throw error }
+            sinkFailure = error
+        }
+    }
+
+    func end(_ sink: any ObjectSink) throws(StorageError) {
+        if let sinkFailure { throw sinkFailure }
+        try sink.end()
+    }
+
+    /// Called after an attempt failed verification; true when the bytes of the previous
+    /// diagnosed attempt, which failed too, were the same.
+    func failedBefore() -> Bool {
+        guard diagnosing else {
+            diagnosing = true
+            return false
+        }
+        defer { previous = (checksum, length) }
+        guard let previous else { return false }
+        return previous.checksum == checksum && previous.length == length
     }
 }
