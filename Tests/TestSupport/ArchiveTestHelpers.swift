@@ -50,3 +50,18 @@ public func hex8(_ value: Int) -> String {
 public func calendarDate(dayOffset: Int) -> String {
     UTCTime(secondsSinceEpoch: 1_767_225_600 + Int64(dayOffset) * 86_400).calendarDate
 }
+
+/// Every byte of an upload body, read as a store reads it (from offset 0, in order).
+public func uploadBodyBytes(_ body: any UploadBody) throws -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: Int(body.length))
+    var filled = 0
+    while filled < bytes.count {
+        let count = try bytes.withUnsafeMutableBytes { raw in
+            try body.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), at: Int64(filled))
+        }
+        guard count > 0 else { throw StorageError.localIO(detail: "the body ended after \(filled) of \(bytes.count) bytes") }
+        filled += count
+    }
+    XCTAssertEqual(try bytes.withUnsafeMutableBytes { try body.read(into: $0, at: Int64(filled)) }, 0, "the body goes on")
+    return bytes
+}

@@ -16,11 +16,8 @@ final class SegmentPayloadTests: XCTestCase {
         return path
     }
 
-    private func body(of upload: PreparedUpload) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: Int(upload.bodyLength))
-        let count = bytes.withUnsafeMutableBytes { pread(upload.fileDescriptor, $0.baseAddress, $0.count, 0) }
-        XCTAssertEqual(count, bytes.count)
-        return bytes
+    private func body(of upload: PreparedUpload) throws -> [UInt8] {
+        try uploadBodyBytes(upload.body)
     }
 
     private func restoreDirectory() throws -> String {
@@ -56,14 +53,12 @@ final class SegmentPayloadTests: XCTestCase {
             let source = try write(content, named: "source-\(size)")
             let originalHex = SHA256Hasher.hash(content).hexString
             for algorithm in CompressionAlgorithm.allCases {
-                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm,
-                                                temporaryDirectory: directory.path)
+                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm)
                 XCTAssertEqual(upload.metadata.dictionary, [
                     "wal-sha256": originalHex, "wal-compression": algorithm.rawValue, "wal-size": String(size),
                 ])
                 XCTAssertEqual(upload.originalSize, Int64(size))
-                XCTAssertEqual(lseek(upload.fileDescriptor, 0, SEEK_CUR), 0, "body not at offset 0")
-                let bytes = body(of: upload)
+                let bytes = try body(of: upload)
                 XCTAssertEqual(upload.bodySHA256Hex, SHA256Hasher.hash(bytes).hexString)
                 XCTAssertEqual(try Codec.decompress(bytes, algorithm), content, "\(algorithm) size \(size)")
                 if algorithm == .none { XCTAssertEqual(upload.bodySHA256Hex, originalHex) }
@@ -72,7 +67,8 @@ final class SegmentPayloadTests: XCTestCase {
                 XCTAssertTrue(request.ifAbsent)
                 XCTAssertEqual(request.length, upload.bodyLength)
                 XCTAssertEqual(request.sha256Hex, upload.bodySHA256Hex)
-                XCTAssertEqual((request.body as? FileUploadBody)?.descriptor, upload.fileDescriptor)
+                XCTAssertTrue(request.body === upload.body)
+                XCTAssertEqual(upload.bodySource, algorithm == .none ? .sourceFile : .memory)
                 XCTAssertEqual(request.metadata, upload.metadata.dictionary)
             }
         }
@@ -85,32 +81,18 @@ final class SegmentPayloadTests: XCTestCase {
         let source = try write(content, named: "source")
         for algorithm in CompressionAlgorithm.allCases {
             for level in algorithm.levels {
-                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, level: level,
-                                                temporaryDirectory: directory.path)
-                XCTAssertEqual(try Codec.decompress(body(of: upload), algorithm), content, "\(algorithm) \(level)")
+                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, level: level)
+                XCTAssertEqual(try Codec.decompress(try body(of: upload), algorithm), content, "\(algorithm) \(level)")
             }
         }
     }
 
-    func testMissingSourceAndBadTemporaryDirectoryAreTypedErrors() throws {
+    func testAMissingSourceIsATypedError() throws {
         XCTAssertThrowsError(try PreparedUpload(sourcePath: directory.appendingPathComponent("nope").path,
-                                                algorithm: .zstd, temporaryDirectory: directory.path)) { error in
+                                                algorithm: .zstd)) { error in
             guard case .localIO(let operation, _, _)? = error as? PayloadError else { return XCTFail("\(error)") }
             XCTAssertEqual(operation, "open")
         }
-        let source = try write([1, 2, 3], named: "source")
-        XCTAssertThrowsError(try PreparedUpload(sourcePath: source, algorithm: .gzip,
-                                                temporaryDirectory: directory.appendingPathComponent("missing").path)) {
-            XCTAssertTrue(($0 as? PayloadError)?.message.contains("missing") ?? false, "\($0)")
-        }
-    }
-
-    func testAnonymousFileFallbackLeavesNoName() throws {
-        // tmpfs and ext4 support O_TMPFILE; the fallback is exercised directly.
-        let descriptor = try AnonymousFile.create(in: directory.path)
-        defer { close(descriptor) }
-        XCTAssertGreaterThanOrEqual(descriptor, 0)
-        XCTAssertEqual(entries(directory.path), [])
     }
 
     // MARK: Restoring with verification
@@ -122,10 +104,10 @@ final class SegmentPayloadTests: XCTestCase {
             let content = generator.walLikeBytes(count: size)
             let source = try write(content, named: "source")
             for algorithm in CompressionAlgorithm.allCases {
-                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, temporaryDirectory: directory.path)
+                let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm)
                 let sink = try VerifyingFileSink(directory: target, expecting: nil)
                 let key = "p/2026-11-23/object" + algorithm.keySuffix
-                try deliver(body(of: upload), as: ObjectInfo(key: key, size: upload.bodyLength,
+                try deliver(try body(of: upload), as: ObjectInfo(key: key, size: upload.bodyLength,
                                                              metadata: upload.metadata.dictionary),
                             to: sink, chunk: Int.random(in: 1...200_000, using: &generator))
                 let verified = try sink.finish()
@@ -144,11 +126,10 @@ final class SegmentPayloadTests: XCTestCase {
         let original = try [UInt8](Data(contentsOf: segment))
         let target = try restoreDirectory()
         for algorithm in CompressionAlgorithm.allCases {
-            let upload = try PreparedUpload(sourcePath: segment.path, algorithm: algorithm,
-                                            temporaryDirectory: directory.path)
+            let upload = try PreparedUpload(sourcePath: segment.path, algorithm: algorithm)
             if algorithm != .none { XCTAssertLessThan(upload.bodyLength, Int64(original.count)) }
             let sink = try VerifyingFileSink(directory: target, expecting: name)
-            try deliver(body(of: upload), as: ObjectInfo(key: name.description + algorithm.keySuffix,
+            try deliver(try body(of: upload), as: ObjectInfo(key: name.description + algorithm.keySuffix,
                                                          size: upload.bodyLength, metadata: upload.metadata.dictionary),
                         to: sink)
             XCTAssertTrue(try sink.finish().checksumVerified)
@@ -161,10 +142,10 @@ final class SegmentPayloadTests: XCTestCase {
         let segment = try RealWALFixture.segment()
         let name = try WALFileName(parsing: segment.lastPathComponent)
         let wrongName = try XCTUnwrap(name.nextSegment(segmentSize: XCTUnwrap(WALSegmentSize(bytes: 1 << 20))))
-        let upload = try PreparedUpload(sourcePath: segment.path, algorithm: .zstd, temporaryDirectory: directory.path)
+        let upload = try PreparedUpload(sourcePath: segment.path, algorithm: .zstd)
         let target = try restoreDirectory()
         let sink = try VerifyingFileSink(directory: target, expecting: wrongName)
-        try deliver(body(of: upload), as: ObjectInfo(key: wrongName.description + ".zst", size: upload.bodyLength,
+        try deliver(try body(of: upload), as: ObjectInfo(key: wrongName.description + ".zst", size: upload.bodyLength,
                                                      metadata: upload.metadata.dictionary), to: sink)
         XCTAssertThrowsError(try sink.finish()) { error in
             guard case .invalidContent(let key, _)? = error as? PayloadError else { return XCTFail("\(error)") }
@@ -181,8 +162,8 @@ final class SegmentPayloadTests: XCTestCase {
         var generator = SeededGenerator(seed: seed)
         let source = try write(generator.walLikeBytes(count: count), named: "source")
         return try [CompressionAlgorithm.gzip, .zstd].map { algorithm in
-            let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm, temporaryDirectory: directory.path)
-            return (algorithm, upload, body(of: upload))
+            let upload = try PreparedUpload(sourcePath: source, algorithm: algorithm)
+            return (algorithm, upload, try body(of: upload))
         }
     }
 
@@ -219,9 +200,8 @@ final class SegmentPayloadTests: XCTestCase {
     func testFlippedByteInAPlainBodyFailsTheChecksum() throws {
         var generator = SeededGenerator(seed: 32)
         let content = generator.walLikeBytes(count: 200_000)
-        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .none,
-                                        temporaryDirectory: directory.path)
-        var damaged = body(of: upload)
+        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .none)
+        var damaged = try body(of: upload)
         damaged[123_456] ^= 0x01
         let target = try restoreDirectory()
         let sink = try VerifyingFileSink(directory: target, expecting: nil)
@@ -261,9 +241,8 @@ final class SegmentPayloadTests: XCTestCase {
     func testARetriedDownloadStartsClean() throws {
         var generator = SeededGenerator(seed: 34)
         let content = generator.walLikeBytes(count: 400_000)
-        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .zstd,
-                                        temporaryDirectory: directory.path)
-        let good = body(of: upload)
+        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .zstd)
+        let good = try body(of: upload)
         let object = ObjectInfo(key: "r.zst", size: upload.bodyLength, metadata: upload.metadata.dictionary)
         let target = try restoreDirectory()
         let sink = try VerifyingFileSink(directory: target, expecting: nil)
@@ -310,12 +289,11 @@ final class SegmentPayloadTests: XCTestCase {
     func testContentLongerThanItsMetadataSaysIsCutOff() throws {
         var generator = SeededGenerator(seed: 35)
         let content = generator.walLikeBytes(count: 300_000)
-        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .zstd,
-                                        temporaryDirectory: directory.path)
+        let upload = try PreparedUpload(sourcePath: write(content, named: "source"), algorithm: .zstd)
         var metadata = upload.metadata
         metadata.originalSize = 1000
         let sink = try VerifyingFileSink(directory: try restoreDirectory(), expecting: nil)
-        XCTAssertThrowsError(try deliver(body(of: upload), as: ObjectInfo(key: "big.zst", size: upload.bodyLength,
+        XCTAssertThrowsError(try deliver(try body(of: upload), as: ObjectInfo(key: "big.zst", size: upload.bodyLength,
                                                                           metadata: metadata.dictionary), to: sink)) {
             guard case .sinkFailed(let detail)? = $0 as? StorageError else { return XCTFail("\($0)") }
             XCTAssertTrue(detail.contains("big.zst"), detail)

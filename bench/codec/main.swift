@@ -124,7 +124,7 @@ for _ in 0..<rounds {
         for algorithm in CompressionAlgorithm.allCases {
             let upload: PreparedUpload
             do {
-                upload = try PreparedUpload(sourcePath: path, algorithm: algorithm, temporaryDirectory: temporaryDirectory)
+                upload = try PreparedUpload(sourcePath: path, algorithm: algorithm)
             } catch { fail(error.message) }
             let end = now()
             uploadSeconds[algorithm, default: 0] += end - start
@@ -144,7 +144,14 @@ for _ in 0..<rounds {
 /// a temporary file, check size, checksum and header) and rename it into place.
 func restore(_ upload: PreparedUpload, as name: WALFileName) -> Double {
     var body = [UInt8](repeating: 0, count: Int(upload.bodyLength))
-    _ = body.withUnsafeMutableBytes { pread(upload.fileDescriptor, $0.baseAddress, $0.count, 0) }
+    var filled = 0
+    while filled < body.count {
+        let count = body.withUnsafeMutableBytes { raw in
+            (try? upload.body.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), at: Int64(filled))) ?? 0
+        }
+        if count == 0 { fail("cannot read the prepared body") }
+        filled += count
+    }
     let object = ObjectInfo(key: name.description + upload.algorithm.keySuffix, size: upload.bodyLength,
                             metadata: upload.metadata.dictionary)
     let start = now()

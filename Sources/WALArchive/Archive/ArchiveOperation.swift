@@ -98,13 +98,12 @@ public struct ArchiveOperation {
         }
     }
 
-    /// Hashes (and compresses) the file in one read; the compressed copy is an anonymous
-    /// file next to the source, on the same file system as `pg_wal`.
+    /// Hashes (and compresses) the file in one read; the compressed copy is kept in memory,
+    /// never on disk (`UploadMemory`), so a full `pg_wal` does not stop archiving.
     private func prepare(_ path: String, _ algorithm: CompressionAlgorithm) throws(ArchiveError) -> PreparedUpload {
         do {
             return try PreparedUpload(sourcePath: path, algorithm: algorithm,
-                                      level: algorithm == compression ? compressionLevel : nil,
-                                      temporaryDirectory: FileOperations.directoryName(path))
+                                      level: algorithm == compression ? compressionLevel : nil)
         } catch {
             throw .localFile(detail: error.message)
         }

@@ -66,8 +66,7 @@ enum InitCommand: OperatorSubcommand {
             } catch {
                 throw .storage(error, location: location)
             }
-            outcome = try ArchiveIdentityObject.create(identity, in: store, layout: configuration.layout, storeIdentity: storeIdentity,
-                                                       temporaryDirectory: nonEmpty(environment["TMPDIR"]) ?? "/tmp")
+            outcome = try ArchiveIdentityObject.create(identity, in: store, layout: configuration.layout, storeIdentity: storeIdentity)
         } catch {
             return fail(.storageFailure, error.message)
         }

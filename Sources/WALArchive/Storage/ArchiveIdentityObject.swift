@@ -42,19 +42,10 @@ public enum ArchiveIdentityObject {
     /// `wal-archive init` racing, exactly one creates it and the other finds it. A store that
     /// does not implement conditional writes (501) gets a read, then a plain PUT.
     public static func create(_ identity: ArchiveIdentity, in store: any ObjectStore, layout: StorageLayout,
-                              storeIdentity: StoreIdentity, temporaryDirectory: String) throws(ArchiveIdentityError) -> CreateOutcome {
+                              storeIdentity: StoreIdentity) throws(ArchiveIdentityError) -> CreateOutcome {
         let key = key(layout)
         let location = storeIdentity.describe(key: key)
-        let bytes = identity.encoded
-        let descriptor: Int32
-        do {
-            descriptor = try AnonymousFile.holding(bytes, in: temporaryDirectory)
-        } catch {
-            throw .storage(.localIO(detail: error.message), location: location)
-        }
-        defer { close(descriptor) }
-        var request = PutRequest(key: key, fileDescriptor: descriptor, length: Int64(bytes.count),
-                                 sha256Hex: SHA256Hasher.hash(bytes).hexString, ifAbsent: true)
+        var request = PutRequest(key: key, bytes: identity.encoded, ifAbsent: true)
         let outcome: PutOutcome
         do {
             outcome = try store.put(request)
