@@ -1,3 +1,5 @@
+import Glibc
+
 /// The user metadata stored with each archived object (docs/storage-layout.md): the SHA-256
 /// and size of the ORIGINAL file, and how the body is encoded.
 public struct PayloadMetadata: Sendable, Equatable {
@@ -61,6 +63,9 @@ public struct PayloadMetadata: Sendable, Equatable {
 /// Failures preparing an upload or verifying a download.
 public enum PayloadError: Error, Sendable, Equatable {
     case localIO(operation: String, path: String, detail: String)
+    /// A local write failed with ENOSPC or EDQUOT: the file system (or the user's quota on
+    /// it) is full.
+    case noSpace(operation: String, path: String, detail: String)
     case compression(CompressionError, path: String)
     case invalidMetadata(key: String, detail: String)
     case corruptObject(key: String, detail: String)
@@ -72,7 +77,7 @@ public enum PayloadError: Error, Sendable, Equatable {
 
     public var message: String {
         switch self {
-        case .localIO(let operation, let path, let detail):
+        case .localIO(let operation, let path, let detail), .noSpace(let operation, let path, let detail):
             return "cannot \(operation) \(path): \(detail)"
         case .compression(let error, let path):
             return "compressing \(path) failed: \(error.message)"
@@ -88,6 +93,21 @@ public enum PayloadError: Error, Sendable, Equatable {
             return "object \(key) is not the file requested: \(detail)"
         case .notBegun:
             return "no download was started"
+        }
+    }
+
+    /// A failed local file operation: `noSpace` for a full file system or quota, else `localIO`.
+    static func local(operation: String, path: String, code: Int32) -> PayloadError {
+        let detail = String(cString: strerror(code))
+        return code == ENOSPC || code == EDQUOT ? .noSpace(operation: operation, path: path, detail: detail)
+            : .localIO(operation: operation, path: path, detail: detail)
+    }
+
+    /// A local failure (either kind), as opposed to damaged or foreign content.
+    var isLocal: Bool {
+        switch self {
+        case .localIO, .noSpace: return true
+        default: return false
         }
     }
 }

@@ -34,6 +34,9 @@ public final class VerifyingFileSink: ObjectSink {
 
     public let expectedName: WALFileName?
     public let temporaryPath: String
+    /// The local failure (writing the temporary file) that ended the last attempt, if one did:
+    /// a store reports it as `StorageError.localIO`, and this tells a full file system apart.
+    public private(set) var writeFailure: PayloadError?
     private var descriptor: Int32
     private var attempt: Attempt?
     private var verified: Verified?
@@ -68,9 +71,9 @@ public final class VerifyingFileSink: ObjectSink {
         // 0666 and the umask (PostgreSQL sets it for its children to match the data directory).
         descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else {
-            let detail = String(cString: strerror(errno))
+            let code = errno
             TemporaryFileCleanup.untrack()
-            throw .localIO(operation: "create", path: temporaryPath, detail: detail)
+            throw .local(operation: "create", path: temporaryPath, code: code)
         }
     }
 
@@ -81,8 +84,11 @@ public final class VerifyingFileSink: ObjectSink {
         // Dropping the previous attempt waits for its writer thread: nothing of it is written
         // after the truncation.
         attempt = nil
+        writeFailure = nil
         guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
-            throw .localIO(detail: "cannot reset \(temporaryPath): \(String(cString: strerror(errno)))")
+            let failure = PayloadError.local(operation: "reset", path: temporaryPath, code: errno)
+            writeFailure = failure
+            throw .localIO(detail: failure.message)
         }
         do throws(PayloadError) {
             let metadata = try PayloadMetadata(object: object)
@@ -102,27 +108,28 @@ public final class VerifyingFileSink: ObjectSink {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         guard let attempt else { throw .sinkFailed(detail: PayloadError.notBegun.message) }
-        if let failure = attempt.failure { throw Self.storageError(failure) }
+        if let failure = attempt.failure { throw storageError(failure) }
         do {
             try attempt.decompressor.push(bytes) { (output) throws(PayloadError) in try self.append(output, attempt) }
         } catch {
             let failure = Self.payloadError(error, attempt.key)
             attempt.failure = failure
-            throw Self.storageError(failure)
+            throw storageError(failure)
         }
     }
 
     /// Verifies the attempt once its whole body has arrived (see `finish`), so that a store
     /// can download again when the bytes were damaged on the way.
     public func end() throws(StorageError) {
-        do { try finish() } catch { throw Self.storageError(error) }
+        do { try finish() } catch { throw storageError(error) }
     }
 
     /// A local failure (writing the temporary file) ends the download; damaged bytes are
     /// `sinkFailed`, which a store may retry.
-    private static func storageError(_ failure: PayloadError) -> StorageError {
-        if case .localIO = failure { return .localIO(detail: failure.message) }
-        return .sinkFailed(detail: failure.message)
+    private func storageError(_ failure: PayloadError) -> StorageError {
+        guard failure.isLocal else { return .sinkFailed(detail: failure.message) }
+        writeFailure = failure
+        return .localIO(detail: failure.message)
     }
 
     /// Ends decoding and verifies; throws, naming the object, unless every check passes.
@@ -141,7 +148,7 @@ public final class VerifyingFileSink: ObjectSink {
         let metadata = attempt.metadata
         let sha256Hex: String
         do { sha256Hex = try attempt.writer.finish().hexString } catch {
-            let failure = PayloadError.localIO(operation: "write", path: temporaryPath, detail: error.message)
+            let failure = PayloadError.local(operation: "write", path: temporaryPath, code: error.code)
             attempt.failure = failure
             throw failure
         }
@@ -166,7 +173,7 @@ public final class VerifyingFileSink: ObjectSink {
     public func commit(to path: String) throws(PayloadError) {
         guard verified != nil, !committed else { throw .notBegun }
         guard rename(temporaryPath, path) == 0 else {
-            throw .localIO(operation: "rename \(temporaryPath) to", path: path, detail: String(cString: strerror(errno)))
+            throw .local(operation: "rename \(temporaryPath) to", path: path, code: errno)
         }
         committed = true
         close(descriptor)
@@ -192,7 +199,7 @@ public final class VerifyingFileSink: ObjectSink {
         }
         attempt.size += Int64(bytes.count)
         do { try attempt.writer.write(bytes) } catch {
-            throw .localIO(operation: "write", path: temporaryPath, detail: error.message)
+            throw .local(operation: "write", path: temporaryPath, code: error.code)
         }
     }
 

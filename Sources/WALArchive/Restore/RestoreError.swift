@@ -9,12 +9,15 @@ public enum RestoreError: Error, Sendable {
     case verification(detail: String)
     /// Writing the destination (or its temporary file) failed.
     case localFile(detail: String)
+    /// Writing the destination (or its temporary file) found its file system, or the user's
+    /// quota on it, full (ENOSPC, EDQUOT).
+    case destinationFull(directory: String, detail: String)
 
     /// A failure that retrying later could fix.
     public var isTransient: Bool {
         switch self {
         case .usage, .invalidName, .notFound, .verification: return false
-        case .localFile: return true
+        case .localFile, .destinationFull: return true
         case .storage(let error, _):
             switch error {
             case .unavailable, .invalidResponse, .localIO: return true
@@ -37,6 +40,9 @@ public enum RestoreError: Error, Sendable {
             return "\(detail); nothing was written to the destination: the archived copy is damaged, use another copy of it"
         case .localFile(let detail):
             return "\(detail); check free space and permissions of the data directory"
+        case .destinationFull(let directory, let detail):
+            return "\(detail): the file system of \(directory) is full (or the quota on it); nothing was written to the "
+                + "destination: free space there and start again"
         }
     }
 }

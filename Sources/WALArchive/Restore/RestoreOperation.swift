@@ -35,18 +35,30 @@ public struct RestoreOperation {
         do {
             sink = try VerifyingFileSink(directory: directory, expecting: fileName)
         } catch {
-            throw .localFile(detail: error.message)
+            throw Self.localFailure(error, directory: directory)
         }
         defer { sink.discard() }
-        let key = try download(fileName, into: sink, hintDirectory: walDirectory.stateDirectory)
+        let key: String
+        do {
+            key = try download(fileName, into: sink, hintDirectory: walDirectory.stateDirectory)
+        } catch {
+            // The sink's own write failed: that is this machine's disk, not the archive.
+            if let failure = sink.writeFailure { throw Self.localFailure(failure, directory: directory) }
+            throw error
+        }
         do {
             try sink.finish()
             try sink.commit(to: destination)
         } catch {
-            if case .localIO = error { throw .localFile(detail: error.message) }
+            if error.isLocal { throw Self.localFailure(error, directory: directory) }
             throw .verification(detail: error.message)
         }
         return key
+    }
+
+    private static func localFailure(_ error: PayloadError, directory: String) -> RestoreError {
+        if case .noSpace = error { return .destinationFull(directory: directory, detail: error.message) }
+        return .localFile(detail: error.message)
     }
 
     private func download(_ fileName: WALFileName, into sink: VerifyingFileSink, hintDirectory: String) throws(RestoreError) -> String {
