@@ -47,7 +47,20 @@ enum CommandHelp {
 
     /// One line on stderr, whatever the message contains.
     static func report(program: String, _ message: String) {
-        let line = program + ": " + String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 }) + "\n"
-        try? FileOperations.writeAll(STDERR_FILENO, Array(line.utf8), path: "stderr")
+        try? FileOperations.writeAll(STDERR_FILENO, Array(reportLine(program: program, message).utf8), path: "stderr")
+    }
+
+    /// The line `report` writes. Messages carry text from outside (an S3 error body, a file
+    /// name, a config value), so every control character (C0, DEL, C1) and Unicode line or
+    /// paragraph separator becomes a space: PostgreSQL's log gets exactly one line, and a
+    /// terminal no escape sequence. Scalars, not Characters: "\r\n" is one Character.
+    static func reportLine(program: String, _ message: String) -> String {
+        var line = program + ": "
+        for scalar in message.unicodeScalars {
+            let value = scalar.value
+            let isControl = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+            line.unicodeScalars.append(isControl ? " " : scalar)
+        }
+        return line + "\n"
     }
 }

@@ -1,0 +1,29 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import WALArchive
+
+/// Inputs the fuzz targets (fuzz/, scripts/fuzz) found to break a property, each kept as the
+/// test that failed before its fix. The minimised inputs are also in the targets' seed corpora.
+final class HostileInputTests: XCTestCase {
+    /// Every scalar a log reader could take for a line end, or a terminal for a command.
+    private func controlScalars(_ text: String) -> [UInt32] {
+        text.unicodeScalars.map(\.value).filter { $0 < 0x20 || (0x7F...0x9F).contains($0) || $0 == 0x2028 || $0 == 0x2029 }
+    }
+
+    func testAReportedMessageStaysOnePrintableLineWhateverTheServerPutInIt() {
+        // The fuzzer's input: an error body whose code is a control character.
+        let body = S3ErrorBody(xml: Array("<Error><Code>\u{1}</></>".utf8))
+        var messages = [StorageError.rejected(status: 400, code: body.code, message: body.message, requestID: "").message]
+        for hostile in ["two\r\nlines", "nul\0byte", "colour\u{1B}[31m", "line\u{2028}separator", "next\u{85}line",
+                        "tab\tand\u{0B}vertical\u{0C}feed"] {
+            messages.append(StorageError.rejected(status: 400, code: "Code", message: hostile, requestID: "id").message)
+        }
+        for message in messages {
+            let line = CommandHelp.reportLine(program: "wal-fetch", message)
+            XCTAssertTrue(line.hasPrefix("wal-fetch: "), line)
+            XCTAssertEqual(line.last, "\n")
+            XCTAssertEqual(controlScalars(String(line.dropLast())), [], "\(Array(line.utf8))")
+        }
+    }
+}
