@@ -26,4 +26,23 @@ final class HostileInputTests: XCTestCase {
             XCTAssertEqual(controlScalars(String(line.dropLast())), [], "\(Array(line.utf8))")
         }
     }
+
+    func testAConfigFileWithCRLFLineEndsReadsAsTheSameFileWithLF() throws {
+        // The fuzzer's minimised input was a single CRLF, refused as "expected `key = value`".
+        XCTAssertEqual(try ConfigFile.parse("\r\n", path: "f").entries, [])
+        let text = "# written on Windows\r\nurl = s3://bucket/pg/main\r\n\r\nregion = eu-west-1\r\n"
+            + "access_key_id = AKIDEXAMPLE\r\nsecret_access_key = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'\r\n"
+        let withCRLF = try ConfigFile.parse(text, path: "f")
+        XCTAssertEqual(withCRLF, try ConfigFile.parse(text.replacingOccurrences(of: "\r\n", with: "\n"), path: "f"))
+        XCTAssertEqual(withCRLF.entry("url")?.value, "s3://bucket/pg/main")
+        XCTAssertEqual(withCRLF.entry("secret_access_key")?.value, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+
+        let path = try makeTemporaryDirectory(self) + "/wal-archive.conf"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try Configuration.load(options: CommandLineOptions.parse(["--config", path]), environment: [:])
+        XCTAssertEqual(configuration.prefix, "pg/main")
+        guard case .s3(let settings) = configuration.destination else { return XCTFail("not S3: \(configuration.destination)") }
+        XCTAssertEqual(settings.region, "eu-west-1")
+        XCTAssertEqual(settings.credentials.secretAccessKey, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    }
 }

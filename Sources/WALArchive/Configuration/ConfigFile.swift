@@ -33,7 +33,9 @@ public struct ConfigFile: Sendable, Equatable {
     public static func parse(_ text: String, path: String) throws(ConfigurationError) -> ConfigFile {
         var entries: [Entry] = []
         var seen: [String: Int] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on the scalar: "\r\n" is a single Character, so a Character split would read a
+        // file with CRLF line ends as one line; the "\r" left at a line's end is trimmed.
+        for (index, rawLine) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
             let line = trimmed(Substring(rawLine))
             if line.isEmpty || line.hasPrefix("#") { continue }
