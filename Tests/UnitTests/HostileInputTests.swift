@@ -45,4 +45,17 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(settings.region, "eu-west-1")
         XCTAssertEqual(settings.credentials.secretAccessKey, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     }
+
+    func testAnXMLAnswerNestedThousandsDeepCostsMemoryInProportionToItsSize() throws {
+        // Each leaf's path repeats every ancestor's name: 3000 levels and 3000 leaves (33 KB)
+        // kept 18 MB of paths, and a 1 MiB body (the most an error or listing is read) tens of GB.
+        let depth = 3000
+        let body = Array((String(repeating: "<a>", count: depth) + String(repeating: "<b/>", count: depth)
+            + String(repeating: "</a>", count: depth)).utf8)
+        let leaves = try XMLLeaves.parse(body)
+        let kept = leaves.reduce(0) { $0 + $1.path.utf8.count + $1.text.utf8.count }
+        XCTAssertLessThanOrEqual(kept, 4 * body.count)
+        XCTAssertThrowsError(try ListObjectsPage(xml: body))
+        XCTAssertEqual(S3ErrorBody(xml: body).code, "")
+    }
 }

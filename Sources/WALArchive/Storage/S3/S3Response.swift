@@ -100,9 +100,18 @@ enum XMLLeaves {
         var text: String
     }
 
+    /// S3's answers nest three deep, and the longest path the client reads has 38 bytes
+    /// (`ListBucketResult/NextContinuationToken`). A leaf with a longer path is skipped: keeping
+    /// it would let a hostile body of n bytes cost O(n²) memory, each leaf repeating every
+    /// ancestor's name in its path. With the limit, the leaves kept (each at least `<a/>`, four
+    /// bytes) take at most about 16 bytes of path per byte of body.
+    static let longestPathBytes = 64
+
     static func parse(_ bytes: [UInt8]) throws(StorageError) -> [Leaf] {
         var leaves: [Leaf] = []
         var names: [String] = []
+        /// The length of `names` joined with "/".
+        var pathBytes: [Int] = []
         var text: [UInt8] = []
         var hasChildren = false
         var index = 0
@@ -129,19 +138,25 @@ enum XMLLeaves {
                 let tag = bytes[(index + 1)..<end]
                 index = end + 1
                 if tag.first == UInt8(ascii: "/") {
-                    guard !names.isEmpty else { throw malformed("unbalanced closing tag") }
-                    if !hasChildren {
+                    guard let length = pathBytes.popLast() else { throw malformed("unbalanced closing tag") }
+                    if !hasChildren, length <= longestPathBytes {
                         leaves.append(Leaf(path: names.joined(separator: "/"), text: try decodeEntities(text)))
                     }
                     names.removeLast()
                     hasChildren = true
                 } else {
                     let selfClosing = tag.last == UInt8(ascii: "/")
-                    let name = String(decoding: tag.prefix { !isSpace($0) && $0 != UInt8(ascii: "/") }, as: UTF8.self)
-                    names.append(String(name.split(separator: ":").last ?? Substring(name)))
+                    let qualified = String(decoding: tag.prefix { !isSpace($0) && $0 != UInt8(ascii: "/") }, as: UTF8.self)
+                    let name = String(qualified.split(separator: ":").last ?? Substring(qualified))
+                    let length = (pathBytes.last.map { $0 + 1 } ?? 0) + name.utf8.count
+                    names.append(name)
+                    pathBytes.append(length)
                     if selfClosing {
-                        leaves.append(Leaf(path: names.joined(separator: "/"), text: ""))
+                        if length <= longestPathBytes {
+                            leaves.append(Leaf(path: names.joined(separator: "/"), text: ""))
+                        }
                         names.removeLast()
+                        pathBytes.removeLast()
                         hasChildren = true
                     } else {
                         hasChildren = false
