@@ -58,4 +58,15 @@ final class HostileInputTests: XCTestCase {
         XCTAssertThrowsError(try ListObjectsPage(xml: body))
         XCTAssertEqual(S3ErrorBody(xml: body).code, "")
     }
+
+    func testALogValueStaysOnePrintableLineWhateverTheArchiveIdentityHolds() {
+        // The fuzzer's input: an identity whose unknown field's name holds DEL (0x7F).
+        let unknown = ArchiveIdentityFormatError.unknownField("crem\u{7F}m")
+        var messages = [ArchiveIdentityError.unusable(location: "s3://bucket/prefix/wal-archive.json", unknown).message]
+        messages += ["next\u{85}line", "line\u{2028}separator", "nul\0byte", "two\r\nlines", "colour\u{1B}[31m"]
+        for message in messages {
+            let value = CallLog.value(message)
+            XCTAssertEqual(controlScalars(value), [], "\(Array(value.utf8))")
+        }
+    }
 }

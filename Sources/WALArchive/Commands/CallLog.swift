@@ -48,7 +48,8 @@ struct CallLog {
             case "\\": quoted += "\\\\"
             case "\n": quoted += "\\n"
             case "\r": quoted += "\\r"
-            default: quoted.unicodeScalars.append(scalar.value < 0x20 ? " " : scalar)
+            // Every other control and line separator (DEL, NEL, U+2028 too): one call, one line.
+            default: quoted.unicodeScalars.append(CommandHelp.breaksALine(scalar) ? " " : scalar)
             }
         }
         return quoted + "\""

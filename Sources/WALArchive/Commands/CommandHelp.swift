@@ -57,10 +57,15 @@ enum CommandHelp {
     static func reportLine(program: String, _ message: String) -> String {
         var line = program + ": "
         for scalar in message.unicodeScalars {
-            let value = scalar.value
-            let isControl = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
-            line.unicodeScalars.append(isControl ? " " : scalar)
+            line.unicodeScalars.append(breaksALine(scalar) ? " " : scalar)
         }
         return line + "\n"
+    }
+
+    /// A control character (C0, DEL, C1) or a Unicode line or paragraph separator: what a log
+    /// reader may take for the end of a line, or a terminal for a command.
+    static func breaksALine(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
     }
 }
