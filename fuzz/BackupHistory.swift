@@ -2,9 +2,10 @@
 
 /// A backup history file's content (`<segment>.<offset>.backup`). Input: the file name line,
 /// then the content.
-/// Properties: accepted or refused with a printable message, the same through the file
-/// reader as over the bytes; what passes starts with START WAL LOCATION naming its own
-/// segment and has a STOP WAL LOCATION line.
+/// Properties: accepted or refused, the same through the file reader as over the bytes; what
+/// passes starts with START WAL LOCATION naming its own segment and has a STOP WAL LOCATION
+/// line; the operators' parser (BackupHistory) accepts only what the validator accepts, and
+/// then gives the name's own segment as the start.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzBackupHistory(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     var input = FuzzInput(data, count)
@@ -25,8 +26,12 @@ public func fuzzBackupHistory(_ data: UnsafePointer<UInt8>, _ count: Int) -> CIn
                 "first line \(firstLine) passed for \(name)")
         require(text.split(separator: 0x0A).contains { $0.starts(with: Array("STOP WAL LOCATION: ".utf8)) },
                 "no STOP WAL LOCATION line, passed")
+        if let history = try? BackupHistory(parsing: text, name: name) {
+            require(history.startSegment.description == name.segmentPart, "start segment \(history.startSegment) for \(name)")
+        }
     case (.failure(let error), .failure(let fileError)):
         require(error == fileError, "readers disagree: \(error) vs \(fileError)")
+        require((try? BackupHistory(parsing: text, name: name)) == nil, "BackupHistory accepted what the validator refused")
         requireOneReportLine(error.message)
     default:
         fatalError("one reader accepted the backup history, the other refused it")

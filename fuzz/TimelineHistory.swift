@@ -2,9 +2,10 @@
 
 /// A timeline history file's content (archived by wal-push, restored by wal-fetch from a
 /// possibly damaged object). Input: the file name line, then the content.
-/// Properties: accepted or refused with a printable message, the same through the file
-/// reader as over the bytes; what passes has at least one entry line, each naming a
-/// timeline below the file's own.
+/// Properties: accepted or refused, the same through the file reader as over the bytes, and
+/// by the operators' parser (TimelineHistory) as by the validator; what passes has at least
+/// one entry line, each naming a timeline below the file's own, and the parser keeps every
+/// entry, parents increasing.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTimelineHistory(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     var input = FuzzInput(data, count)
@@ -29,8 +30,18 @@ public func fuzzTimelineHistory(_ data: UnsafePointer<UInt8>, _ count: Int) -> C
             let timeline = UInt32(String(decoding: digits, as: UTF8.self))
             require(timeline.map { $0 < name.timeline } ?? false, "entry \(Array(entry)) passed in \(name)")
         }
+        do {
+            let history = try TimelineHistory(parsing: text, name: name)
+            require(history.entries.count == entries.count, "the parser kept \(history.entries.count) of \(entries.count) entries")
+            require(zip(history.entries, history.entries.dropFirst()).allSatisfy { $0.parent < $1.parent }, "parents out of order")
+            require(history.entries.last.map { $0.parent < name.timeline && history.beginLSN == $0.switchLSN } ?? false,
+                    "the last parent or the begin LSN of \(name)")
+        } catch {
+            fatalError("the validator accepted what TimelineHistory refused: \(error.message)")
+        }
     case (.failure(let error), .failure(let fileError)):
         require(error == fileError, "readers disagree: \(error) vs \(fileError)")
+        require((try? TimelineHistory(parsing: text, name: name)) == nil, "TimelineHistory accepted what the validator refused")
         requireOneReportLine(error.message)
     default:
         fatalError("one reader accepted the history, the other refused it")

@@ -41,9 +41,12 @@ func require(_ condition: @autoclosure () -> Bool, _ what: @autoclosure () -> St
     if !condition() { fatalError("property violated: \(what())") }
 }
 
-/// A message a tool could print: no control characters that could forge a log line.
+/// Text a tool could print: no control character (C0, DEL, C1) and no Unicode line or
+/// paragraph separator, which a log reader or terminal could act on.
 func isPrintable(_ message: String) -> Bool {
-    message.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+    message.unicodeScalars.allSatisfy {
+        $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) && $0.value != 0x2028 && $0.value != 0x2029
+    }
 }
 
 
@@ -79,9 +82,11 @@ func requireLinearReading(_ xml: [UInt8]) {
     require(kept <= bound, "\(xml.count) bytes of XML kept \(kept) bytes of leaves")
 }
 
-/// The line a tool would print for `message`: one line, nothing a terminal or log reader takes
-/// for a control.
+/// The lines a tool would print for `message` (the report line, and the logfmt line of
+/// `log = info`): each one line, nothing a terminal or log reader takes for a control.
 func requireOneReportLine(_ message: String) {
     let line = CommandHelp.reportLine(program: "wal-fetch", message)
     require(line.hasSuffix("\n") && isPrintable(String(line.dropLast())), "report line \(Array(line.utf8)) is not one printable line")
+    let logValue = CallLog.value(message)
+    require(isPrintable(logValue), "log value \(Array(logValue.utf8)) is not printable")
 }
