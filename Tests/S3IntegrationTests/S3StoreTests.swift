@@ -274,6 +274,29 @@ final class S3StoreTests: XCTestCase {
         XCTAssertEqual(scripted.requestsServed, 4)
     }
 
+    /// A refusal names the store's request id when the store sent one (in the XML body or the
+    /// `x-amz-request-id` header), and prints no empty `(request id )` when it sent none.
+    func testRefusalsNameTheRequestIDOnlyWhenTheStoreSentOne() throws {
+        let scripted = try ScriptedHTTPServer(responses: [
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 403 Forbidden\r\nx-amz-request-id: H7\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        ])
+        let store = try makeStore(server.settings(endpoint: "http://127.0.0.1:\(scripted.port)", maxAttempts: 1))
+        var messages: [String] = []
+        for _ in 0..<3 {
+            XCTAssertThrowsError(try store.list(prefix: "p/", delimiter: nil, startAfter: nil, limit: 1)) { error in
+                messages.append((error as? StorageError)?.message ?? "\(error)")
+            }
+        }
+        XCTAssertEqual(messages.count, 3)
+        XCTAssertTrue(messages.allSatisfy { !$0.contains("request id )") && !$0.contains("request id  ") }, "\(messages)")
+        XCTAssertFalse(messages[0].contains("request id"), messages[0])
+        XCTAssertTrue(messages[0].hasPrefix("access denied: "), messages[0])
+        XCTAssertTrue(messages[1].hasSuffix("(request id H7)"), messages[1])
+        XCTAssertEqual(messages[2], "storage refused the request: HTTP 400")
+    }
+
     func testXMLAnswersAreDecoded() throws {
         let listing = Array("""
             <?xml version="1.0" encoding="UTF-8"?>

@@ -62,6 +62,21 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertTrue(message { try self.load(["--config", file + ".missing"]) }.contains("cannot read config file"))
     }
 
+    func testAMissingDefaultConfigFileIsNamedWhenNothingElseSetsTheURL() throws {
+        let missing = try makeTemporaryDirectory(self) + "/wal-archive.conf"
+        XCTAssertEqual(message { try self.load(defaultConfigPath: missing) },
+                       "no config file: \(missing) does not exist, and WAL_ARCHIVE_URL is not set; write the config "
+                       + "file or set WAL_ARCHIVE_URL, --url or --config FILE")
+        // The URL from elsewhere needs no file; other missing settings keep their own message.
+        XCTAssertEqual(try load(["--url", "file:///srv/wal"], defaultConfigPath: missing).destination,
+                       .directory(root: "/srv/wal"))
+        XCTAssertTrue(message { try self.load(["--url", "s3://b/p"], defaultConfigPath: missing) }
+            .hasPrefix("AWS_ACCESS_KEY_ID is not set"))
+        // A default file that exists but lacks the URL is not called missing.
+        let withoutURL = try writeFile("region = eu-west-1\n")
+        XCTAssertTrue(message { try self.load(defaultConfigPath: withoutURL) }.hasPrefix("WAL_ARCHIVE_URL is not set"))
+    }
+
     func testConfigNoneReadsNoFileNotEvenTheDefault() throws {
         let file = try writeFile("url = file:///srv/wal\n")
         let viaEnvironment = message { try self.load([], environment: ["WAL_ARCHIVE_CONFIG": "none"], defaultConfigPath: file) }

@@ -35,14 +35,21 @@ public struct Configuration: Sendable, Equatable {
     public static func load(options: CommandLineOptions, environment: [String: String],
                             defaultConfigPath: String = ConfigFile.defaultPath) throws(ConfigurationError) -> Configuration {
         let file: ConfigFile?
+        var defaultFileAbsent = false
         if let path = options.configPath ?? nonEmpty(environment["WAL_ARCHIVE_CONFIG"]) {
             file = path == ConfigFile.noFile ? nil : try ConfigFile.load(path: path)
         } else if FileOperations.exists(defaultConfigPath) {
             file = try ConfigFile.load(path: defaultConfigPath)
         } else {
             file = nil
+            defaultFileAbsent = true
         }
         let resolver = try SettingResolver(options: options, environment: environment, file: file)
+        // Nothing named a file and the default one is absent: say so, since the missing file,
+        // not the missing URL, is usually what is wrong (the package not installed, the file moved).
+        if defaultFileAbsent, try resolver.value(.url) == nil {
+            throw .noConfigFile(defaultPath: defaultConfigPath)
+        }
         return try Configuration(resolver: resolver)
     }
 

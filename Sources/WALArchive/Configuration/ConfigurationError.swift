@@ -5,6 +5,8 @@ public enum ConfigurationError: Error, Sendable, Equatable {
     case wrongArgumentCount(expected: String)
     case invalidValue(origin: String, shown: String?, expected: String)
     case missingSetting(name: String, howToSet: String, purpose: String)
+    /// No config file was named, the default one does not exist, and nothing else set the URL.
+    case noConfigFile(defaultPath: String)
     case conflictingSettings(String, String)
     case unreadableSecretFile(origin: String, reason: String)
     case unreadableConfigFile(path: String, reason: String)
@@ -24,6 +26,9 @@ public enum ConfigurationError: Error, Sendable, Equatable {
             return "invalid value\(value) for \(origin); expected \(expected)"
         case .missingSetting(let name, let howToSet, let purpose):
             return "\(name) is not set; set it (\(howToSet)) to \(purpose)"
+        case .noConfigFile(let defaultPath):
+            return "no config file: \(defaultPath) does not exist, and WAL_ARCHIVE_URL is not set; write the config "
+                + "file or set WAL_ARCHIVE_URL, --url or --config FILE"
         case .conflictingSettings(let first, let second):
             return "both \(first) and \(second) are set; keep only one"
         case .unreadableSecretFile(let origin, let reason):

@@ -27,8 +27,10 @@ public enum StorageError: Error, Sendable, Equatable {
         case .unavailable(let detail): return "storage unavailable: \(detail)"
         case .rejected(let status, let code, let message, let requestID):
             // Servers leave parts empty (Ceph RGW: `<Message></Message>`; HEAD: no body): say
-            // nothing rather than print an empty part.
-            return "storage refused the request: HTTP \(status)"
+            // nothing rather than print an empty part. Status 0: refused before any HTTP
+            // exchange (an unusable endpoint).
+            return "storage refused the request:"
+                + (status == 0 ? "" : " HTTP \(status)")
                 + (code.isEmpty || code == "HTTP\(status)" ? "" : " " + code)
                 + (message.isEmpty ? "" : ": " + message)
                 + (requestID.isEmpty ? "" : " (request id \(requestID))")
@@ -44,4 +46,5 @@ public enum StorageError: Error, Sendable, Equatable {
         guard case .rejected(let status, let code, _, _) = self else { return false }
         return status == 501 || code == "NotImplemented"
     }
+
 }
