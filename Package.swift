@@ -22,11 +22,14 @@ let package = Package(
         .executableTarget(name: "wal-archive", dependencies: ["WALArchive"]),
         .executableTarget(name: "codec-bench", dependencies: ["WALArchive"], path: "bench/codec", exclude: ["run"]),
         // Test tiers, each runnable alone (`swift test --filter UnitTests`): no server at all;
-        // the local S3 server; real PostgreSQL clusters.
+        // the local S3 server; real PostgreSQL clusters; the documentation's commands.
         .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport"),
         .testTarget(name: "UnitTests", dependencies: ["WALArchive", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "S3IntegrationTests", dependencies: ["WALArchive", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WALArchive", "TestSupport"]),
+        // The runbook's and the operations guide's commands, run literally as root in a sandbox
+        // with real PostgreSQL clusters in both layouts (minutes).
+        .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
