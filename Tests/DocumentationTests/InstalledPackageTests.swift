@@ -5,8 +5,8 @@ import XCTest
 /// The package as apt installed it on this machine (`.ci/run` installs the .deb that
 /// `scripts/package` built, then runs this with WAL_ARCHIVE_TEST_INSTALLED_PACKAGE=1): the
 /// runbook's plain-layout scenario, a failed and resumed drill and a restore to an LSN, with
-/// /usr/bin/wal-push and /usr/bin/wal-fetch, the installed snippets and the config file as its
-/// postinst left it.
+/// /usr/bin/wal-push, wal-fetch and wal-archive, the installed snippets and the config file as
+/// its postinst left it.
 final class InstalledPackageTests: XCTestCase {
     private var sandbox: SandboxHost?
 
@@ -20,7 +20,8 @@ final class InstalledPackageTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["WAL_ARCHIVE_TEST_INSTALLED_PACKAGE"] == "1" else {
             throw XCTSkip("runs after the package is installed: WAL_ARCHIVE_TEST_INSTALLED_PACKAGE=1 (.ci/run)")
         }
-        for file in ["/usr/bin/wal-push", "/usr/bin/wal-fetch", "/usr/share/wal-archive/recovery-pitr.conf"] {
+        for file in ["/usr/bin/wal-push", "/usr/bin/wal-fetch", "/usr/bin/wal-archive",
+                     "/usr/share/wal-archive/recovery-pitr.conf"] {
             let owner = try PostgresCluster.run("/usr/bin/dpkg", ["-S", file])
             XCTAssertTrue(owner.standardOutput.hasPrefix("wal-archive: "), "\(file): \(owner.standardOutput)\(owner.standardError)")
         }

@@ -235,8 +235,8 @@ final class RunbookTests: XCTestCase {
                     try require(flat.count >= 2, "\(flat)")
                 },
             ]),
-            Pass("runbook 0.1 to 0.3: the package and its config file", [
-                .run("install-check"), .run("write-config"), .run("probe-archive"),
+            Pass("runbook 0.1 to 0.3: the package, its config file, the prefix tied to the server", [
+                .run("install-check"), .run("write-config"), .run("init-archive"), .run("probe-archive"),
                 .check("the archive is reachable") { context in
                     try require(context.lastOutput.contains("exit status 1"), context.lastOutput)
                 },
@@ -292,9 +292,9 @@ final class RunbookTests: XCTestCase {
                     try require(context.lastOutput.contains("the flat objects are no longer needed"), context.lastOutput)
                 },
                 .run("migrate-history-files"), .run("migrate-delete-flat"),
-                .check("no flat object left; the dated ones kept") { context in
+                .check("no flat object left; the identity and the dated ones kept") { context in
                     let keys = try context.archivedKeys()
-                    try requireEqual(keys.filter { !$0.contains("/") }, [])
+                    try requireEqual(keys.filter { !$0.contains("/") }, ["wal-archive.json"])
                     try require(keys.contains { $0.range(of: #"^\d{4}-\d{2}-\d{2}/"#, options: .regularExpression) != nil },
                                 "\(keys)")
                 },
@@ -329,7 +329,15 @@ final class RunbookTests: XCTestCase {
     /// Runbook section 0 for one layout.
     private static func setUp(layout: String) -> [Pass.Step] {
         [
-            .run("install-check"), .run("write-config"), .run("probe-archive"),
+            .run("install-check"), .run("write-config"), .run("init-archive"),
+            .check("the archive holds this server's identity, and init again changes nothing") { context in
+                try require(try context.archivedKeys().contains("wal-archive.json"), context.lastOutput)
+                try context.sandbox.succeed("""
+                    runuser -u postgres -- wal-archive init --config /etc/wal-archive/wal-archive.conf \
+                        -D /var/lib/postgresql/15/main
+                    """)
+            },
+            .run("probe-archive"),
             .check("the probe reached the archive: exit status 1") { context in
                 try require(context.lastOutput.contains("exit status 1"), context.lastOutput)
             },
