@@ -26,6 +26,16 @@ struct ArchiveDestination {
         get throws { ["archive_mode = on", "archive_command = \(try archiveCommand)"] }
     }
 
+    /// The runbook's first step: `wal-archive init -D` for `cluster`'s data directory, as user
+    /// postgres, with the same config file as wal-push.
+    func initialize(for cluster: PostgresCluster) throws {
+        let tool = try PostgresCluster.toolsDirectory().appendingPathComponent("wal-archive").path
+        let result = try cluster.runAsService(tool, ["init", "--config", configFile.path, "-D", cluster.dataDirectory.path])
+        guard result.succeeded else {
+            throw PostgresClusterError("wal-archive init failed (\(result.status)): \(result.standardError)\(result.standardOutput)")
+        }
+    }
+
     /// Writes a second config file for the same destination with some settings replaced.
     func writeVariant(_ name: String, replacing settings: [String: String]) throws -> URL {
         let original = try String(contentsOf: configFile, encoding: .utf8)
@@ -125,6 +135,7 @@ extension XCTestCase {
                         targetByLSN: Bool, track: (PostgresCluster) -> Void) throws -> ArchivedHistory {
         let origin = try PostgresCluster.initialize(initdbOptions: initdbOptions, settings: try destination.archiveSettings)
         track(origin)
+        try destination.initialize(for: origin)
         try origin.start()
         try origin.sql("CREATE TABLE events (id integer PRIMARY KEY, phase text NOT NULL)")
         let backup = try origin.baseBackup()

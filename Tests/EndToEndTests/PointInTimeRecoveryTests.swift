@@ -144,6 +144,7 @@ final class PointInTimeRecoveryTests: XCTestCase {
         let pushToUnreachable = "'\(try PostgresCluster.toolsDirectory().path)/wal-push --config \(unreachable.path) %p'"
         let origin = try PostgresCluster.initialize(settings: ["archive_mode = on", "archive_command = \(pushToUnreachable)"])
         track(origin)
+        try destination.initialize(for: origin)
         try origin.start()
         try origin.sql("CREATE TABLE events (id integer PRIMARY KEY, phase text NOT NULL)")
         try origin.sql("INSERT INTO events SELECT g, 'kept' FROM generate_series(1, 2000) AS g")

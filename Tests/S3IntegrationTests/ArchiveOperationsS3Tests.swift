@@ -13,7 +13,7 @@ final class ArchiveOperationsS3Tests: XCTestCase {
     }
 
     private func scenarios() throws -> ArchiveOperationsScenarios {
-        try ArchiveOperationsScenarios(test: self, store: try S3Store(settings: server.settings()),
+        try ArchiveOperationsScenarios(test: self, destination: .s3(server.settings()),
                                        prefix: String(server.uniquePrefix("operations").dropLast()))
     }
 

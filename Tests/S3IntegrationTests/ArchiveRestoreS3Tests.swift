@@ -7,7 +7,7 @@ import TestSupport
 final class ArchiveRestoreS3Tests: XCTestCase {
     private func scenarios() throws -> ArchiveRestoreScenarios {
         let server = try LocalS3Server.shared()
-        return try ArchiveRestoreScenarios(test: self, store: try S3Store(settings: server.settings()),
+        return try ArchiveRestoreScenarios(test: self, destination: .s3(server.settings()),
                                            prefix: String(server.uniquePrefix("archive").dropLast()))
     }
 
@@ -41,5 +41,29 @@ final class ArchiveRestoreS3Tests: XCTestCase {
 
     func testConditionalWriteFallsBackWhenUnsupported() throws {
         try scenarios().conditionalWriteFallsBackWhenUnsupported()
+    }
+
+    func testEveryKindOfFileIsFoundInTheLegacyFlatLayout() throws {
+        try scenarios().everyKindOfFileIsFoundInTheLegacyFlatLayout()
+    }
+
+    func testADifferentFileIsRefusedWhateverItsDateAndCompression() throws {
+        try scenarios().aDifferentFileIsRefusedWhateverItsDateAndCompression()
+    }
+
+    func testAClaimWithoutItsDataIsCompletedByTheNextPush() throws {
+        try scenarios().aClaimWithoutItsDataIsCompletedByTheNextPush()
+    }
+
+    func testUnclaimedCopiesWithDifferentContentStopTheFetch() throws {
+        try scenarios().unclaimedCopiesWithDifferentContentStopTheFetch()
+    }
+
+    func testAnotherSystemsSegmentIsNeverRestored() throws {
+        try scenarios().anotherSystemsSegmentIsNeverRestored()
+    }
+
+    func testRequestCostsOfPushAndFetch() throws {
+        try scenarios().requestCostsOfPushAndFetch()
     }
 }

@@ -21,6 +21,15 @@ final class FaultToleranceTests: BuiltToolTestCase {
         let proxy = try FaultProxy(upstream: server.endpoint)
         self.proxy = proxy
         addTeardownBlock { proxy.stop() }
+        var direct = environment()
+        direct["WAL_ARCHIVE_ENDPOINT"] = server.endpoint
+        try TestArchives.initialize(environment: direct)
+    }
+
+    /// Requests for the archive identity (read once, then kept in pg_wal/.wal-archive) are not
+    /// what these tests look at.
+    private var fileRecords: [FaultProxy.Record] {
+        proxy.records.filter { !$0.target.contains(ArchiveIdentityObject.name) }
     }
 
     /// The tools through the proxy with the default attempt cap, without prefetch or
@@ -96,12 +105,15 @@ final class FaultToleranceTests: BuiltToolTestCase {
         try direct.delete(key: key)
         try putBytes(direct, key: key, damaged, metadata: info.metadata)
 
-        let operation = RestoreOperation(store: try proxiedStore(budget: 30), layout: StorageLayout(prefix: prefix))
+        let before = gets()
+        let operation = RestoreOperation(store: try proxiedStore(budget: 30),
+                                         storeIdentity: StoreIdentity(destination: .s3(server.settings()), prefix: prefix),
+                                         archiveIdentity: TestArchives.identity)
         XCTAssertThrowsError(try operation.restore(name: name, to: dataDirectory + "/pg_wal/RECOVERYXLOG")) { error in
             guard let error = error as? RestoreError, case .verification = error else { return XCTFail("\(error)") }
             XCTAssertTrue(error.message.contains("damaged"), error.message)
         }
-        XCTAssertEqual(gets(), 3)
+        XCTAssertEqual(gets() - before, 3)
 
         XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/standby.signal", contents: Data()))
         let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment())
@@ -152,26 +164,36 @@ final class FaultToleranceTests: BuiltToolTestCase {
     func testAnUploadDamagedOnTheWayIsSentAgain() throws {
         let name = segmentName(timeline: 1, number: 0x51)
         let segment = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
-        proxy.script([.flipRequestByte], filter: .init(methods: ["PUT"]))
+        proxy.script([.flipRequestByte], filter: .init(methods: ["PUT"], targetContains: name + ".zst"))
         let push = try run("wal-push", ["pg_wal/" + name], environment: environment())
         XCTAssertEqual(push.status, 0, push.stderr)
-        XCTAssertEqual(proxy.records.filter { $0.method == "PUT" }.map(\.status), [400, 200])
+        XCTAssertEqual(fileRecords.filter { $0.method == "PUT" }.map(\.status), [200, 400, 200], "the claim, then the data twice")
         try FileManager.default.removeItem(atPath: segment.path)
         let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment())
         XCTAssertEqual(fetch.status, 0, fetch.stderr)
         XCTAssertEqual(try restored(), segment.bytes)
     }
 
-    /// The PUT reached the store but its answer was lost: the retry's conditional PUT finds
-    /// the object, and the identical checksum makes it a success.
+    /// The data PUT reached the store but its answer was lost: the retry's conditional PUT
+    /// finds the object, and the identical checksum makes it a success. The same for the
+    /// claim: its retry finds the claim, whose checksum is this file's, and the data follows.
     func testAnUploadWhoseAnswerWasLostIsRecognisedAsStored() throws {
         let name = segmentName(timeline: 1, number: 0x52)
         _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
-        proxy.script([.resetAfterForwarding], filter: .init(methods: ["PUT"]))
+        proxy.script([.resetAfterForwarding], filter: .init(methods: ["PUT"], targetContains: name + ".zst"))
         let push = try run("wal-push", ["pg_wal/" + name], environment: environment())
         XCTAssertEqual(push.status, 0, push.stderr)
-        XCTAssertEqual(proxy.records.map(\.method), ["HEAD", "PUT", "PUT", "HEAD"])
-        XCTAssertEqual(proxy.records.map(\.status), [404, nil, 412, 200])
+        XCTAssertEqual(fileRecords.map(\.method), ["PUT", "PUT", "PUT", "HEAD"])
+        XCTAssertEqual(fileRecords.map(\.status), [200, nil, 412, 200])
+
+        let claimed = segmentName(timeline: 1, number: 0x53)
+        _ = try TestSegments.writeSegment(name: claimed, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
+        let before = fileRecords.count
+        proxy.script([.resetAfterForwarding], filter: .init(methods: ["PUT"], targetContains: "names/" + claimed))
+        let claimLost = try run("wal-push", ["pg_wal/" + claimed], environment: environment())
+        XCTAssertEqual(claimLost.status, 0, claimLost.stderr)
+        XCTAssertEqual(fileRecords.dropFirst(before).map(\.method), ["PUT", "PUT", "HEAD", "HEAD", "PUT"])
+        XCTAssertEqual(fileRecords.dropFirst(before).map(\.status), [nil, 412, 200, 404, 200])
     }
 
     /// During an outage each push-ahead thread gives up at its first failed file, so one call
@@ -183,12 +205,15 @@ final class FaultToleranceTests: BuiltToolTestCase {
             _ = try TestSegments.writeSegment(name: name, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
             XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/pg_wal/archive_status/\(name).ready", contents: Data()))
         }
+        // A push before the outage: the archive identity is known from then on.
+        _ = try archivedSegment(0x70)
         proxy.plan = .init(faults: [.status(503, code: "SlowDown")], probability: 1)
+        let before = proxy.records.count
         var pushing = environment(budget: 2)
         pushing["WAL_ARCHIVE_PUSH_AHEAD"] = "2"
         let push = try run("wal-push", ["pg_wal/" + names[0]], environment: pushing)
         XCTAssertEqual(push.status, 1, push.stderr)
-        let attempted = Set(proxy.records.map { FileOperations.baseName($0.target) })
+        let attempted = Set(proxy.records.dropFirst(before).map { FileOperations.baseName($0.target) })
         XCTAssertEqual(attempted.count, 3, "its own file and one per push-ahead thread: \(attempted.sorted())")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dataDirectory + "/pg_wal/.wal-archive/pushed/" + names[1]))
     }

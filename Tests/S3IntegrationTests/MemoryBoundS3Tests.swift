@@ -39,6 +39,7 @@ final class MemoryBoundS3Tests: BuiltToolTestCase {
         bytes = Data()
 
         let environment = try LocalS3Server.shared().toolEnvironment("large", retryBudget: 300)
+        try TestArchives.initialize(environment: environment)
         let push = try measuredPush("pg_wal/" + name, environment: environment)
         XCTAssertEqual(push.status, 0, push.stderr)
         print("figure: wal-push of a 1 GiB segment peaked at \(push.maximumResidentKiB / 1024) MiB resident")
@@ -59,6 +60,7 @@ final class MemoryBoundS3Tests: BuiltToolTestCase {
             XCTAssertTrue(FileManager.default.createFile(atPath: walDirectory + "/archive_status/\(name).ready", contents: Data()))
         }
         var environment = try LocalS3Server.shared().toolEnvironment("memory")
+        try TestArchives.initialize(environment: environment)
         environment["WAL_ARCHIVE_PUSH_AHEAD"] = "4"
         let push = try measuredPush("pg_wal/" + names[0], environment: environment)
         XCTAssertEqual(push.status, 0, push.stderr)

@@ -16,8 +16,9 @@ final class PrefetchS3Tests: XCTestCase {
         let dataDirectory = try makeTemporaryDirectory(self, "prefetch-s3-pgdata")
         try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
         XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
-        let layout = StorageLayout(prefix: prefix)
-        let pusher = ArchiveOperation(store: s3, layout: layout)
+        let storeIdentity = StoreIdentity(destination: .s3(server.settings()), prefix: prefix)
+        try TestArchives.create(in: s3, storeIdentity: storeIdentity)
+        let pusher = ArchiveOperation(store: s3, storeIdentity: storeIdentity, archiveIdentity: TestArchives.identity)
         for number in 1...4 {
             let segment = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: number), in: source,
                                                         segmentSize: Self.segmentSize)
@@ -26,12 +27,13 @@ final class PrefetchS3Tests: XCTestCase {
         // Three connections at once, as the worker uses them; the end of the archive is quiet.
         let stores: [any ObjectStore] = [s3, try S3Store(settings: server.settings()), try S3Store(settings: server.settings())]
         let prefetch = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 1),
-                                                     destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
-        XCTAssertEqual(PrefetchWorker(prefetch: prefetch).runBatch(stores: stores, layout: layout, searchesLegacyFlatLayout: false,
+                                                     destination: dataDirectory + "/pg_wal/RECOVERYXLOG", storeIdentity: storeIdentity))
+        XCTAssertEqual(PrefetchWorker(prefetch: prefetch).runBatch(stores: stores, archiveIdentity: TestArchives.identity,
+                                                                   searchesLegacyFlatLayout: false,
                                          preferredSuffix: ".zst", segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))), 3)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 3)
         let next = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 2),
-                                                 destination: dataDirectory + "/pg_wal/RECOVERYXLOG", archiveLocation: "s3"))
+                                                 destination: dataDirectory + "/pg_wal/RECOVERYXLOG", storeIdentity: storeIdentity))
         XCTAssertNotNil(next.serve())
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: prefetch.directory).count, 2)
     }

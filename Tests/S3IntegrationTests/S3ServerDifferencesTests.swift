@@ -148,6 +148,7 @@ final class S3ServerDifferencesCommandLineTests: BuiltToolTestCase {
         try super.setUpWithError()
         server = try LocalS3Server.shared()
         prefix = String(server.uniquePrefix("differences").dropLast())
+        try TestArchives.initialize(environment: environment())
     }
 
     private func environment(bucket: String? = nil, _ extra: [String: String] = [:]) -> [String: String] {

@@ -9,7 +9,7 @@ final class SegmentLocatorS3Tests: XCTestCase {
     private func scenarios() throws -> SegmentLocatorScenarios {
         let server = try LocalS3Server.shared()
         let prefix = String(server.uniquePrefix("locator").dropLast())
-        return SegmentLocatorScenarios(test: self, store: try S3Store(settings: server.settings()), prefix: prefix)
+        return try SegmentLocatorScenarios(test: self, destination: .s3(server.settings()), prefix: prefix)
     }
 
     func testColdSearchFindsEverySegmentWithinTheBound() throws {
@@ -34,5 +34,9 @@ final class SegmentLocatorS3Tests: XCTestCase {
 
     func testASegmentDatedBeforeItsPredecessorIsStillFound() throws {
         try scenarios().aSegmentDatedBeforeItsPredecessorIsStillFound()
+    }
+
+    func testASegmentIsFoundWhateverSharesItsKeyPrefix() throws {
+        try scenarios().aSegmentIsFoundWhateverSharesItsKeyPrefix()
     }
 }

@@ -13,6 +13,7 @@ import WALArchive
 public final class ArchiveOperationsScenarios {
     public let test: XCTestCase
     public let store: CountingObjectStore
+    public let storeIdentity: StoreIdentity
     public let layout: StorageLayout
     public let workspace: String
     public static let segmentSize = WALSegmentSize(bytes: 1 << 20)!
@@ -21,9 +22,10 @@ public final class ArchiveOperationsScenarios {
     static let timelineOne: [(number: UInt64, day: Int)] = [(1, 0), (2, 0), (3, 0), (4, 1), (5, 1), (6, 1), (7, 2), (8, 2)]
     static let timelineTwo: [(number: UInt64, day: Int)] = [(7, 2), (8, 2), (9, 3), (10, 3)]
 
-    public init(test: XCTestCase, store: any ObjectStore, prefix: String = "cluster") throws {
+    public init(test: XCTestCase, destination: StoreDestination, prefix: String = "cluster") throws {
         self.test = test
-        self.store = CountingObjectStore(store)
+        store = CountingObjectStore(try destination.makeStore())
+        storeIdentity = StoreIdentity(destination: destination, prefix: prefix)
         layout = StorageLayout(prefix: prefix)
         workspace = try makeTemporaryDirectory(test, "pg_wal")
     }
@@ -46,7 +48,8 @@ public final class ArchiveOperationsScenarios {
             _ = try TestSegments.writeSegment(name: file, in: workspace, segmentSize: 1 << 20)
         }
         try TestSegments.setModificationTime(path, UTCTime(secondsSinceEpoch: 1_767_225_600 + Int64(300 + day) * 86_400 + 3_600))
-        let outcome = try ArchiveOperation(store: store.base, layout: layout).archive(path: path)
+        let outcome = try ArchiveOperation(store: store.base, storeIdentity: storeIdentity, archiveIdentity: TestArchives.identity)
+            .archive(path: path)
         try FileManager.default.removeItem(atPath: path)
         switch outcome {
         case .stored(let key), .alreadyArchived(let key): return key

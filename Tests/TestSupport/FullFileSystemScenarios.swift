@@ -11,6 +11,7 @@ extension BuiltToolTestCase {
     /// call pushes the others ahead, every call exits 0, and every segment comes back whole.
     public func archivesFromAFullPGWAL(_ environment: [String: String]) throws {
         let segmentSize = Self.fullFileSystemSegmentSize
+        try TestArchives.initialize(environment: environment)
         try SmallFileSystem.mount(self, bytes: 3 * segmentSize + (1 << 20), on: walDirectory)
         try FileManager.default.createDirectory(atPath: walDirectory + "/archive_status", withIntermediateDirectories: true)
         var segments: [String: Data] = [:]
@@ -43,6 +44,7 @@ extension BuiltToolTestCase {
     /// and 1 in standby mode (a local disk error: the standby asks again), nothing at %p.
     public func restoreTargetWithoutSpace(_ environment: [String: String]) throws {
         let segmentSize = Self.fullFileSystemSegmentSize
+        try TestArchives.initialize(environment: environment)
         let name = segmentName(timeline: 1, number: 0x10)
         var generator = SeededGenerator(seed: 8)
         let source = try makeTemporaryDirectory(self, "full-source")

@@ -61,17 +61,19 @@ public struct SyntheticArchive {
 public final class SegmentLocatorScenarios {
     public let test: XCTestCase
     public let store: CountingObjectStore
+    public let storeIdentity: StoreIdentity
     public let layout: StorageLayout
 
-    public init(test: XCTestCase, store: any ObjectStore, prefix: String = "cluster/wal") {
+    public init(test: XCTestCase, destination: StoreDestination, prefix: String = "cluster/wal") throws {
         self.test = test
-        self.store = CountingObjectStore(store)
+        store = CountingObjectStore(try destination.makeStore())
+        storeIdentity = StoreIdentity(destination: destination, prefix: prefix)
         layout = StorageLayout(prefix: prefix)
     }
 
     public func locator(hintDirectory: String?, legacy: Bool = false) -> SegmentLocator {
         SegmentLocator(store: store, layout: layout, suffixes: SyntheticArchive.suffixes, searchesLegacyFlatLayout: legacy,
-                       hints: hintDirectory.map { LocatorHints(directory: $0, archiveLocation: store.location + "/" + layout.prefix) })
+                       hints: hintDirectory.map { LocatorHints(directory: $0, storeIdentity: storeIdentity) })
     }
 
     public func coldSearchFindsEverySegmentWithinTheBound(days: Int) throws {
@@ -103,16 +105,16 @@ public final class SegmentLocatorScenarios {
         }
         let steady = costs.dropFirst().filter { $0 == 1 }.count
         // A segment on the same date as the one before costs exactly its GET; the first of a
-        // new date costs a bounded few (GET miss, LIST hinted date, LIST later dates, LIST
-        // next date, GET).
-        XCTAssertLessThanOrEqual(costs[0], archive.coldBound + 1)
+        // new date, written without a claim (as here), costs a bounded few (GET miss, HEAD of
+        // the absent claim, LIST hinted date, LIST later dates, LIST next date, GET).
+        XCTAssertLessThanOrEqual(costs[0], archive.coldBound + 2)
         for index in archive.timeline1.indices.dropFirst() {
             let previous = archive.keys[archive.timeline1[index - 1]]!.split(separator: "/").dropLast().last
             let current = archive.keys[archive.timeline1[index]]!.split(separator: "/").dropLast().last
             if previous == current {
                 XCTAssertEqual(costs[index], 1, archive.timeline1[index])
             } else {
-                XCTAssertLessThanOrEqual(costs[index], 5, archive.timeline1[index])
+                XCTAssertLessThanOrEqual(costs[index], 6, archive.timeline1[index])
             }
         }
         let total = costs.reduce(0, +)
@@ -123,7 +125,7 @@ public final class SegmentLocatorScenarios {
         store.resetCounts()
         let next = segmentName(timeline: 1, number: archive.timeline1.count + 1)
         XCTAssertNil(try locator.fetch(next, into: CollectingSink()))
-        XCTAssertLessThanOrEqual(store.requests, 5)
+        XCTAssertLessThanOrEqual(store.requests, 4)
         print("not found at the end of the archive (with hint): \(store.requests) requests")
         store.resetCounts()
         XCTAssertNil(try self.locator(hintDirectory: nil).locate(next))
@@ -174,6 +176,41 @@ public final class SegmentLocatorScenarios {
         XCTAssertNil(try locator.fetch(segmentName(timeline: 1, number: 4), into: CollectingSink()))
     }
 
+    /// The first fetch of a restore has no hint: the cold search must find a segment however
+    /// many other keys start with its name (backup history files, a `.partial`, other
+    /// compressions), on a date partition and in the flat layout.
+    public func aSegmentIsFoundWhateverSharesItsKeyPrefix() throws {
+        let name = segmentName(timeline: 1, number: 0x20)
+        let date = "2026-04-02"
+        try putBytes(store, key: layout.segmentKey(name: segmentName(timeline: 1, number: 0x1F), date: "2026-04-01", suffix: ".zst"), [1])
+        try putBytes(store, key: layout.segmentKey(name: segmentName(timeline: 1, number: 0x21), date: "2026-04-03", suffix: ".zst"), [2])
+        try putBytes(store, key: layout.segmentKey(name: name, date: date, suffix: ".zst"), Array(name.utf8))
+        var siblings = (0..<36).map { name + "." + hex8(0x28 + $0 * 0x100) + ".backup.zst" }
+        siblings += [name + ".partial.zst", name + ".partial.gz"]
+        for sibling in siblings {
+            try putBytes(store, key: layout.datePartition(date) + sibling, [3])
+        }
+        let suffixes = CompressionAlgorithm.keySuffixes(preferring: ".zst")
+        let cold = SegmentLocator(store: store, layout: layout, suffixes: suffixes, searchesLegacyFlatLayout: false, hints: nil)
+        XCTAssertEqual(try cold.locate(name)?.key, layout.segmentKey(name: name, date: date, suffix: ".zst"))
+        let sink = CollectingSink()
+        XCTAssertEqual(try cold.fetch(name, into: sink)?.0.key, layout.segmentKey(name: name, date: date, suffix: ".zst"))
+        XCTAssertEqual(sink.bytes, Array(name.utf8))
+        XCTAssertNotNil(try cold.locate(name + "." + hex8(0x28 + 35 * 0x100) + ".backup"))
+        for neighbour in [0x1F, 0x21] {
+            XCTAssertNotNil(try cold.locate(segmentName(timeline: 1, number: neighbour)), "\(neighbour)")
+        }
+        XCTAssertNil(try cold.locate(segmentName(timeline: 1, number: 0x22)))
+
+        let flatName = segmentName(timeline: 1, number: 0x40)
+        for sibling in (0..<12).map({ flatName + "." + hex8(0x28 + $0 * 0x100) + ".backup" }) + [flatName + ".partial"] {
+            try putBytes(store, key: layout.legacyKey(name: sibling, suffix: ""), [4])
+        }
+        try putBytes(store, key: layout.legacyKey(name: flatName, suffix: ".gz"), [5])
+        let flat = SegmentLocator(store: store, layout: layout, suffixes: suffixes, searchesLegacyFlatLayout: true, hints: nil)
+        XCTAssertEqual(try flat.locate(flatName)?.key, layout.legacyKey(name: flatName, suffix: ".gz"))
+    }
+
     /// A clock stepped back over midnight: segment 3 is dated a day before segment 2.
     public func aSegmentDatedBeforeItsPredecessorIsStillFound() throws {
         let hints = try makeTemporaryDirectory(test, "hints")
@@ -205,7 +242,7 @@ public final class SegmentLocatorScenarios {
                         String(valid.dropLast(9)), "", "\u{0}\u{1}binary", valid.replacingOccurrences(of: "00000001 ", with: "00000002 ")] {
             try garbage.write(toFile: hintPath, atomically: false, encoding: .utf8)
             for name in archive.timeline1 {
-                XCTAssertEqual(try locator.locate(name, hint: LocatorHints(directory: hints, archiveLocation: store.location + "/" + layout.prefix)
+                XCTAssertEqual(try locator.locate(name, hint: LocatorHints(directory: hints, storeIdentity: storeIdentity)
                     .hint(timeline: "00000001"))?.key, archive.keys[name], name)
             }
             try garbage.write(toFile: hintPath, atomically: false, encoding: .utf8)

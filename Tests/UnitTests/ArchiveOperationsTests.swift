@@ -7,7 +7,7 @@ import TestSupport
 final class ArchiveOperationsTests: XCTestCase {
     private func scenarios() throws -> (ArchiveOperationsScenarios, String) {
         let root = try makeTemporaryDirectory(self, "archive")
-        return (try ArchiveOperationsScenarios(test: self, store: DirectoryStore(root: root)), root)
+        return (try ArchiveOperationsScenarios(test: self, destination: .directory(root: root)), root)
     }
 
     func testInventoryShowsTimelinesForkPointsBackupsRangesAndDates() throws {

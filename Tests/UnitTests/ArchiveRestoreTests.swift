@@ -6,7 +6,7 @@ import TestSupport
 final class ArchiveRestoreTests: XCTestCase {
     private func scenarios() throws -> (ArchiveRestoreScenarios, String) {
         let root = try makeTemporaryDirectory(self, "archive")
-        return (try ArchiveRestoreScenarios(test: self, store: DirectoryStore(root: root)), root)
+        return (try ArchiveRestoreScenarios(test: self, destination: .directory(root: root)), root)
     }
 
     func testRoundTripIsByteExactForEveryCompression() throws {
@@ -42,11 +42,35 @@ final class ArchiveRestoreTests: XCTestCase {
         try scenarios().0.conditionalWriteFallsBackWhenUnsupported()
     }
 
+    func testEveryKindOfFileIsFoundInTheLegacyFlatLayout() throws {
+        try scenarios().0.everyKindOfFileIsFoundInTheLegacyFlatLayout()
+    }
+
+    func testADifferentFileIsRefusedWhateverItsDateAndCompression() throws {
+        try scenarios().0.aDifferentFileIsRefusedWhateverItsDateAndCompression()
+    }
+
+    func testAClaimWithoutItsDataIsCompletedByTheNextPush() throws {
+        try scenarios().0.aClaimWithoutItsDataIsCompletedByTheNextPush()
+    }
+
+    func testUnclaimedCopiesWithDifferentContentStopTheFetch() throws {
+        try scenarios().0.unclaimedCopiesWithDifferentContentStopTheFetch()
+    }
+
+    func testAnotherSystemsSegmentIsNeverRestored() throws {
+        try scenarios().0.anotherSystemsSegmentIsNeverRestored()
+    }
+
+    func testRequestCostsOfPushAndFetch() throws {
+        try scenarios().0.requestCostsOfPushAndFetch()
+    }
+
     func testBadFileNamesAreRejected() throws {
         let (scenarios, _) = try scenarios()
         for name in ["../000000010000000000000001", "pg_wal/000000010000000000000001", "garbage", "", "00000001000000000000000G",
                      "000000010000000000000001/"] {
-            XCTAssertThrowsError(try scenarios.fetcher.restore(name: name, to: scenarios.destination), name) { error in
+            XCTAssertThrowsError(try scenarios.fetcher().restore(name: name, to: scenarios.destination), name) { error in
                 guard let error = error as? RestoreError, case .invalidName = error else { return XCTFail("\(error)") }
                 XCTAssertEqual(error.exitStatus(standbyMode: true), .fatal)
             }

@@ -6,6 +6,11 @@ import TestSupport
 /// `log = info`: one logfmt line per call of the built `wal-push` and `wal-fetch`; silence on
 /// success by default.
 final class CallLogTests: BuiltToolTestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try TestArchives.initialize(environment: directoryEnvironment)
+    }
+
     /// The fields of the one logfmt line in `stderr` that starts with `tool=`.
     private func logLine(_ stderr: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: String] {
         let lines = stderr.split(separator: "\n").filter { $0.hasPrefix("tool=") }
@@ -72,14 +77,14 @@ final class CallLogTests: BuiltToolTestCase {
         XCTAssertEqual(stored["bytes"], String(16 << 20))
         let storedBytes = try XCTUnwrap(Int(stored["stored_bytes"] ?? ""), push.stderr)
         XCTAssertTrue(storedBytes > 0 && storedBytes < 16 << 20, push.stderr)
-        XCTAssertEqual(stored["requests"], "2", "HEAD and PUT")
+        XCTAssertEqual(stored["requests"], "2", "the name's claim and the data")
         XCTAssertEqual(stored["attempts"], "2")
         XCTAssertNotNil(Int(stored["duration_ms"] ?? ""), push.stderr)
         XCTAssertEqual(push.stdout, "")
 
         let again = try logLine(try run("wal-push", ["pg_wal/" + name], environment: info).stderr)
         XCTAssertEqual(again["result"], "already_archived")
-        XCTAssertEqual(again["requests"], "1")
+        XCTAssertEqual(again["requests"], "3", "the claim refused, HEAD of the claim and of the data")
 
         // The config file's `log = info` does the same for wal-fetch.
         let config = dataDirectory + "/wal-archive.conf"

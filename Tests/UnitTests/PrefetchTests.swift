@@ -18,6 +18,7 @@ final class PrefetchTests: XCTestCase {
         var destination: String { walDirectory + "/RECOVERYXLOG" }
         var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
         var location: String { "file://" + archiveRoot }
+        var storeIdentity: StoreIdentity { StoreIdentity(destination: .directory(root: archiveRoot), prefix: "") }
         var environment: [String: String] { HermeticEnvironment.merged(with: ["WAL_ARCHIVE_URL": location]) }
 
         func prefetched() throws -> [String] {
@@ -34,7 +35,10 @@ final class PrefetchTests: XCTestCase {
         let dataDirectory = try makeTemporaryDirectory(self, "prefetch-pgdata")
         try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
         if let signal { XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/" + signal, contents: Data())) }
-        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), layout: StorageLayout(prefix: ""))
+        let storeIdentity = StoreIdentity(destination: .directory(root: archiveRoot), prefix: "")
+        try TestArchives.create(in: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity)
+        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity,
+                                      archiveIdentity: TestArchives.identity)
         var segments: [String: Data] = [:]
         for number in 1...count {
             let name = segmentName(timeline: 1, number: number)
@@ -47,11 +51,11 @@ final class PrefetchTests: XCTestCase {
 
     func prefetch(_ cluster: Cluster, count: Int, after number: Int) throws -> RestorePrefetch {
         try XCTUnwrap(RestorePrefetch(count: count, name: segmentName(timeline: 1, number: number),
-                                      destination: cluster.destination, archiveLocation: cluster.location))
+                                      destination: cluster.destination, storeIdentity: cluster.storeIdentity))
     }
 
     func runBatch(_ prefetch: RestorePrefetch, _ cluster: Cluster, store: any ObjectStore) throws -> Int {
-        PrefetchWorker(prefetch: prefetch).runBatch(stores: [store], layout: StorageLayout(prefix: ""), searchesLegacyFlatLayout: false,
+        PrefetchWorker(prefetch: prefetch).runBatch(stores: [store], archiveIdentity: TestArchives.identity, searchesLegacyFlatLayout: false,
                           preferredSuffix: CompressionAlgorithm.default.keySuffix,
                           segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
     }
@@ -125,7 +129,7 @@ final class PrefetchTests: XCTestCase {
         let cluster = try makeCluster(count: 5)
         let store = DirectoryStore(root: cluster.archiveRoot)
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 1), cluster, store: store), 4)
-        let tag = ArchiveTag.of(location: cluster.location)
+        let tag = cluster.storeIdentity.tag
         let sha = String(repeating: "a", count: 64)
         let strays = [segmentName(timeline: 2, number: 4) + "." + tag + "." + sha,
                       segmentName(timeline: 1, number: 4) + ".0123456789abcdef." + sha,
@@ -218,15 +222,15 @@ final class PrefetchTests: XCTestCase {
     func testOnlyPostgreSQLsOwnArchiveRecoveryPrefetches() throws {
         let recovering = try makeCluster(count: 1)
         let name = segmentName(timeline: 1, number: 1)
-        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: recovering.destination, archiveLocation: "x"))
-        XCTAssertNil(RestorePrefetch(count: 0, name: name, destination: recovering.destination, archiveLocation: "x"))
+        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: recovering.destination, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
+        XCTAssertNil(RestorePrefetch(count: 0, name: name, destination: recovering.destination, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
         // pg_rewind --restore-target-wal restores into pg_wal/<segment name>.
-        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: recovering.walDirectory + "/" + name, archiveLocation: "x"))
-        XCTAssertNil(RestorePrefetch(count: 8, name: "00000002.history", destination: recovering.destination, archiveLocation: "x"))
+        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: recovering.walDirectory + "/" + name, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
+        XCTAssertNil(RestorePrefetch(count: 8, name: "00000002.history", destination: recovering.destination, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
         let idle = try makeCluster(count: 1, signal: nil)
-        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: idle.destination, archiveLocation: "x"))
+        XCTAssertNil(RestorePrefetch(count: 8, name: name, destination: idle.destination, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
         let standby = try makeCluster(count: 1, signal: "standby.signal")
-        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: standby.destination, archiveLocation: "x"))
+        XCTAssertNotNil(RestorePrefetch(count: 8, name: name, destination: standby.destination, storeIdentity: StoreIdentity(backend: .directory(root: "/x"), prefix: "")))
     }
 
     func testPrefetchCountSetting() throws {

@@ -11,13 +11,15 @@ final class PushAheadTests: XCTestCase {
         let archiveRoot = try makeTemporaryDirectory(self, "pushahead-archive")
         let cluster = try PushAheadCluster.make(self, count: count, environment: ["WAL_ARCHIVE_URL": "file://" + archiveRoot,
                                                                                    "WAL_ARCHIVE_PUSH_AHEAD": String(concurrency)])
+        try TestArchives.initialize(environment: cluster.environment)
         return (cluster, archiveRoot)
     }
 
     /// Archived keys of the directory store, without date and suffix.
     func archivedNames(_ archiveRoot: String) throws -> [String] {
         let listing = try DirectoryStore(root: archiveRoot).list(prefix: "", delimiter: nil, startAfter: nil, limit: 1000)
-        return listing.keys.map { String(FileOperations.baseName($0).prefix(24)) }.sorted()
+        return listing.keys.filter { StorageLayout.isCalendarDate(Substring($0.prefix(10))) }
+            .map { String(FileOperations.baseName($0).prefix(24)) }.sorted()
     }
 
     func testOneCallStoresTheReadyFilesAndLaterCallsNeedNoRequest() throws {
@@ -47,7 +49,8 @@ final class PushAheadTests: XCTestCase {
                                                         segmentSize: PushAheadCluster.segmentSize, seed: 99)
         let date = try FileOperations.modificationTime(cluster.path(3))
         try TestSegments.setModificationTime(conflicting.path, date)
-        _ = try ArchiveOperation(store: DirectoryStore(root: archiveRoot), layout: StorageLayout(prefix: "")).archive(path: conflicting.path)
+        _ = try ArchiveOperation(store: DirectoryStore(root: archiveRoot), storeIdentity: try cluster.configuration().storeIdentity,
+                                 archiveIdentity: TestArchives.identity).archive(path: conflicting.path)
 
         XCTAssertEqual(PushCommand.run(arguments: [cluster.path(1)], environment: cluster.environment), 0)
         XCTAssertEqual(try cluster.records(), [segmentName(timeline: 1, number: 4)])
@@ -77,7 +80,8 @@ final class PushAheadTests: XCTestCase {
         XCTAssertFalse(PushAhead(configuration: configuration, path: cluster.path(2)).consumeRecord())
         XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.recordDirectory + "/" + segmentName(timeline: 1, number: 2)))
         // A record of another archive is not trusted either.
-        let elsewhere = PushAhead(concurrency: 0, path: cluster.path(3), archiveLocation: "file:///elsewhere")
+        let elsewhere = PushAhead(concurrency: 0, path: cluster.path(3),
+                                  storeIdentity: StoreIdentity(backend: .directory(root: "/elsewhere"), prefix: ""))
         XCTAssertFalse(elsewhere.consumeRecord())
         XCTAssertEqual(try cluster.records(), [])
     }

@@ -5,7 +5,7 @@ import TestSupport
 
 final class SegmentLocatorTests: XCTestCase {
     private func scenarios() throws -> SegmentLocatorScenarios {
-        SegmentLocatorScenarios(test: self, store: DirectoryStore(root: try makeTemporaryDirectory(self)))
+        try SegmentLocatorScenarios(test: self, destination: .directory(root: try makeTemporaryDirectory(self)))
     }
 
     func testColdSearchFindsEverySegmentWithinTheBound() throws {
@@ -34,5 +34,9 @@ final class SegmentLocatorTests: XCTestCase {
 
     func testASegmentDatedBeforeItsPredecessorIsStillFound() throws {
         try scenarios().aSegmentDatedBeforeItsPredecessorIsStillFound()
+    }
+
+    func testASegmentIsFoundWhateverSharesItsKeyPrefix() throws {
+        try scenarios().aSegmentIsFoundWhateverSharesItsKeyPrefix()
     }
 }

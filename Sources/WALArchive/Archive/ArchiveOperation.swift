@@ -1,10 +1,25 @@
-/// `wal-push`: validates one file from `pg_wal`, and stores it once.
+import Glibc
+
+/// `wal-push`: validates one file from `pg_wal`, checks that it belongs to the archive's
+/// database system, and stores it once under its name.
 ///
-/// Idempotent by construction: HEAD first; an object with the same `wal-sha256` means the
-/// file is already archived (success, no upload); a different one is refused and kept. Else a
-/// conditional PUT (`If-None-Match: *`) so that a concurrent writer cannot be overwritten
-/// either; a store that answers it does not implement conditional writes (501 /
-/// `NotImplemented`) gets a plain PUT, the HEAD having just found the key free.
+/// **Which system.** A segment's long page header carries the system identifier of the cluster
+/// that wrote it; it must be the archive identity's. History and backup history files carry
+/// none, so for them the pushing server's own `pg_control` (the data directory above `pg_wal`)
+/// is compared instead. An identity taken from the local copy is read again from the store
+/// before a file is refused because of it.
+///
+/// **One name, one content.** Before the data, the name is claimed (`NameClaim`, an empty
+/// object at `<prefix>/names/<name>` holding the SHA-256 and the data key) with a conditional
+/// PUT (`If-None-Match: *`): the first writer of a name gets it, whatever date partition or
+/// compression a later one would use. Then the data, also conditionally. A new segment costs
+/// these two PUTs. If the claim exists: the same SHA-256 means this file is archived (or a crash
+/// left the claim without its data, which is then stored under the claimed key); another
+/// SHA-256 is a conflict (exit 4), and nothing is written. A store that does not implement
+/// conditional writes (501 / `NotImplemented`) gets a HEAD and a plain PUT instead.
+///
+/// Timeline history files live under their own undated, uncompressed key, already one per
+/// name: one conditional PUT.
 public struct ArchiveOperation {
     public enum Outcome: Sendable, Equatable {
         case stored(key: String)
@@ -12,23 +27,34 @@ public struct ArchiveOperation {
     }
 
     public let store: any ObjectStore
-    public let layout: StorageLayout
+    public let storeIdentity: StoreIdentity
+    public let archiveIdentity: ArchiveIdentity
+    /// Reads the identity from the store again before a file is refused for belonging to
+    /// another system; nil when `archiveIdentity` was just read from it.
+    public let identityCheck: ArchiveIdentityCheck?
     public let compression: CompressionAlgorithm
     public let compressionLevel: Int32
     public let storageClass: String?
 
-    public init(store: any ObjectStore, layout: StorageLayout, compression: CompressionAlgorithm = .default,
+    public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
+
+    public init(store: any ObjectStore, storeIdentity: StoreIdentity, archiveIdentity: ArchiveIdentity,
+                identityCheck: ArchiveIdentityCheck? = nil, compression: CompressionAlgorithm = .default,
                 compressionLevel: Int32? = nil, storageClass: String? = nil) {
         self.store = store
-        self.layout = layout
+        self.storeIdentity = storeIdentity
+        self.archiveIdentity = archiveIdentity
+        self.identityCheck = identityCheck
         self.compression = compression
         self.compressionLevel = compressionLevel ?? compression.defaultLevel
         self.storageClass = storageClass
     }
 
     /// The operation as the configuration describes it.
-    public init(store: any ObjectStore, configuration: Configuration) {
-        self.init(store: store, layout: configuration.layout, compression: configuration.compression,
+    public init(store: any ObjectStore, configuration: Configuration, archiveIdentity: ArchiveIdentity,
+                identityCheck: ArchiveIdentityCheck? = nil) {
+        self.init(store: store, storeIdentity: configuration.storeIdentity, archiveIdentity: archiveIdentity,
+                  identityCheck: identityCheck, compression: configuration.compression,
                   compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
     }
 
@@ -46,55 +72,140 @@ public struct ArchiveOperation {
         } catch {
             throw .invalidFile(detail: error.message)
         }
+        let validated: ValidatedWALFile
         do {
-            _ = try WALFileValidator.validate(path: path, as: fileName)
+            validated = try WALFileValidator.validate(path: path, as: fileName)
         } catch {
             if case .unreadable = error { throw .localFile(detail: error.message) }
             throw .invalidFile(detail: error.message)
         }
-        let key: String
-        let algorithm: CompressionAlgorithm
+        try checkSystem(of: validated, path: path)
         if case .timelineHistory = fileName.kind {
-            key = layout.historyKey(name: name)
-            algorithm = .none
-        } else {
-            let date: String
-            do {
-                date = try FileOperations.modificationTime(path).calendarDate
-            } catch {
-                throw .localFile(detail: error.message)
-            }
-            algorithm = compression
-            key = layout.segmentKey(name: name, date: date, suffix: algorithm.keySuffix)
+            let upload = try prepare(path, .none)
+            let key = layout.historyKey(name: name)
+            return (try storeData(upload, key: key), upload.originalSHA256Hex)
         }
-        if let existing = try head(key) {
-            // Only the original's SHA-256 is needed: hash without compressing.
-            let original = try prepare(path, .none)
-            return (try compare(existing, with: original, key: key), original.originalSHA256Hex)
-        }
-        let upload = try prepare(path, algorithm)
-        var request = upload.putRequest(key: key, ifAbsent: true, storageClass: storageClass)
-        let outcome: PutOutcome
+        let date: String
         do {
-            outcome = try store.put(request)
+            date = try FileOperations.modificationTime(path).calendarDate
         } catch {
-            guard error.isConditionalWriteUnsupported else { throw .storage(error, key: key) }
-            request.ifAbsent = false
-            do {
-                outcome = try store.put(request)
-            } catch {
-                throw .storage(error, key: key)
-            }
+            throw .localFile(detail: error.message)
         }
-        switch outcome {
+        let upload = try prepare(path, compression)
+        let relativeKey = date + "/" + name + compression.keySuffix
+        let claim = NameClaim(name: name, relativeKey: relativeKey, sha256Hex: upload.originalSHA256Hex,
+                              size: upload.originalSize, compression: compression)
+        let claimKey = NameClaim.key(name: name, layout: layout)
+        switch try putIfAbsent(PutRequest(key: claimKey, bytes: [], metadata: claim.metadata)) {
         case .stored:
-            return (.stored(key: key), upload.originalSHA256Hex)
+            do {
+                return (try storeData(upload, key: claim.dataKey(layout)), upload.originalSHA256Hex)
+            } catch {
+                // A conflict with an object that predates claims at this very key: the claim
+                // just written names content that is not there. This call wrote it a moment ago
+                // and nothing stored under it, so removing it is safe; the object stays.
+                if case .conflict = error { try? store.delete(key: claimKey) }
+                throw error
+            }
         case .alreadyExists:
-            // Another push of this name won the race; it may be this very file.
+            let existing = try readClaim(claimKey, name: name)
+            guard existing.sha256Hex == upload.originalSHA256Hex else {
+                throw .conflict(location: storeIdentity.describe(key: existing.dataKey(layout)),
+                                detail: "archived SHA-256 \(existing.sha256Hex.prefix(16))…, this file "
+                                    + "\(upload.originalSHA256Hex.prefix(16))…")
+            }
+            // This very file was claimed before. Its data is normally there (a retry after a
+            // lost answer): one HEAD, no upload. It is missing if that push died between the two
+            // PUTs: store it under the claimed key, in the claimed encoding.
+            let dataKey = existing.dataKey(layout)
+            if let stored = try head(dataKey) {
+                try requireSameContent(stored, as: upload, key: dataKey)
+                return (.alreadyArchived(key: dataKey), upload.originalSHA256Hex)
+            }
+            let claimed = existing.compression == compression ? upload : try prepare(path, existing.compression)
+            return (try storeData(claimed, key: dataKey), upload.originalSHA256Hex)
+        }
+    }
+
+    /// A segment's header, or the pushing server's pg_control for text files, against the
+    /// archive identity (read again from the store before refusing, if it came from the copy).
+    private func checkSystem(of file: ValidatedWALFile, path: String) throws(ArchiveError) {
+        let system: UInt64
+        if let header = file.header {
+            system = header.systemIdentifier
+        } else {
+            let walDirectory = WALDirectory(containing: path)
+            guard walDirectory.isPGWAL, let own = DataDirectory(path: walDirectory.dataDirectory).systemIdentifier() else { return }
+            system = own
+        }
+        guard system != archiveIdentity.systemIdentifier else { return }
+        var current = archiveIdentity
+        if let identityCheck {
+            do {
+                current = try identityCheck.refresh()
+            } catch {
+                throw .archiveIdentity(error, name: file.name.description)
+            }
+            if current.systemIdentifier == system { return }
+        }
+        let file = file.header == nil ? "this server (its pg_control), pushing \(file.name)," : file.name.description
+        throw .otherSystem(file: file, system: system, archive: current,
+                           location: storeIdentity.describe(key: ArchiveIdentityObject.key(layout)))
+    }
+
+    /// Stores the body under `key` unless an object is there; an object there with the same
+    /// `wal-sha256` means already archived, any other is a conflict.
+    private func storeData(_ upload: PreparedUpload, key: String) throws(ArchiveError) -> Outcome {
+        switch try putIfAbsent(upload.putRequest(key: key, ifAbsent: true, storageClass: storageClass)) {
+        case .stored:
+            return .stored(key: key)
+        case .alreadyExists:
             guard let existing = try head(key) else {
                 throw .storage(.invalidResponse(detail: "the store reported \(key) as existing, then as absent"), key: key)
             }
-            return (try compare(existing, with: upload, key: key), upload.originalSHA256Hex)
+            try requireSameContent(existing, as: upload, key: key)
+            return .alreadyArchived(key: key)
+        }
+    }
+
+    /// The object at `key` holds this very file (same `wal-sha256`), else a conflict.
+    private func requireSameContent(_ existing: ObjectInfo, as upload: PreparedUpload, key: String) throws(ArchiveError) {
+        guard let archived = existing.metadata[PayloadMetadata.sha256Name] else {
+            throw .conflict(location: storeIdentity.describe(key: key), detail: "the archived object has no wal-sha256 to compare")
+        }
+        guard archived == upload.originalSHA256Hex else {
+            throw .conflict(location: storeIdentity.describe(key: key),
+                            detail: "archived SHA-256 \(archived.prefix(16))…, this file \(upload.originalSHA256Hex.prefix(16))…")
+        }
+    }
+
+    /// A conditional PUT; where the store does not implement it, a HEAD then a plain PUT (a
+    /// concurrent writer between the two could then win, which such a store cannot prevent).
+    private func putIfAbsent(_ request: PutRequest) throws(ArchiveError) -> PutOutcome {
+        var request = request
+        request.ifAbsent = true
+        do {
+            return try store.put(request)
+        } catch {
+            guard error.isConditionalWriteUnsupported else { throw .storage(error, key: request.key) }
+        }
+        if try head(request.key) != nil { return .alreadyExists }
+        request.ifAbsent = false
+        do {
+            return try store.put(request)
+        } catch {
+            throw .storage(error, key: request.key)
+        }
+    }
+
+    private func readClaim(_ key: String, name: String) throws(ArchiveError) -> NameClaim {
+        guard let object = try head(key) else {
+            throw .storage(.invalidResponse(detail: "the store reported \(key) as existing, then as absent"), key: key)
+        }
+        do {
+            return try NameClaim(object: object, name: name)
+        } catch {
+            throw .conflict(location: storeIdentity.describe(key: key), detail: error.message)
         }
     }
 
@@ -115,15 +226,5 @@ public struct ArchiveOperation {
         } catch {
             throw .storage(error, key: key)
         }
-    }
-
-    private func compare(_ existing: ObjectInfo, with upload: PreparedUpload, key: String) throws(ArchiveError) -> Outcome {
-        guard let archived = existing.metadata[PayloadMetadata.sha256Name] else {
-            throw .conflict(key: key, detail: "the archived object has no wal-sha256 to compare")
-        }
-        guard archived == upload.originalSHA256Hex else {
-            throw .conflict(key: key, detail: "archived SHA-256 \(archived.prefix(16))…, this file \(upload.originalSHA256Hex.prefix(16))…")
-        }
-        return .alreadyArchived(key: key)
     }
 }

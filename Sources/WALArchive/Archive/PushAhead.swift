@@ -22,22 +22,24 @@ public struct PushAhead: Sendable {
     /// The directory of `%p`, normally `pg_wal`.
     public let walDirectory: String
     let recordDirectory: String
-    let archiveLocation: String
+    /// Keys the records: one made for another store (endpoint, bucket, prefix, region, access
+    /// key) is never trusted.
+    let storeIdentity: StoreIdentity
     /// Computed when needed: the first SHA-256 loads libcrypto's configuration, which a call
     /// without a record or ready files does not need before its own upload.
-    var archiveTag: String { ArchiveTag.of(location: archiveLocation) }
+    var archiveTag: String { storeIdentity.tag }
 
-    public init(concurrency: Int, path: String, archiveLocation: String) {
+    public init(concurrency: Int, path: String, storeIdentity: StoreIdentity) {
         self.concurrency = concurrency
         self.path = path
         self.name = FileOperations.baseName(path)
         self.walDirectory = FileOperations.directoryName(path)
         self.recordDirectory = PushedRecord.directory(walDirectory: walDirectory)
-        self.archiveLocation = archiveLocation
+        self.storeIdentity = storeIdentity
     }
 
     public init(configuration: Configuration, path: String) {
-        self.init(concurrency: configuration.pushAheadConcurrency, path: path, archiveLocation: configuration.location)
+        self.init(concurrency: configuration.pushAheadConcurrency, path: path, storeIdentity: configuration.storeIdentity)
     }
 
     /// True when an earlier call already stored this very file: its record is there and the
@@ -67,8 +69,8 @@ public struct PushAhead: Sendable {
         let threads = ThreadGroup()
         if !ahead.isEmpty {
             let queue = SharedQueue(ahead)
-            let pusher = AheadPusher(configuration: configuration, walDirectory: walDirectory,
-                                     recordDirectory: recordDirectory, archiveTag: archiveTag)
+            let pusher = AheadPusher(configuration: configuration, archiveIdentity: operation.archiveIdentity,
+                                     walDirectory: walDirectory, recordDirectory: recordDirectory, archiveTag: archiveTag)
             for index in 0..<min(concurrency, ahead.count) {
                 threads.start(index) { _ in pusher.run(queue) }
             }
@@ -106,13 +108,16 @@ public struct PushAhead: Sendable {
 /// What each push-ahead thread does: its own store, files from the queue until it is empty.
 struct AheadPusher: Sendable {
     let configuration: Configuration
+    /// The identity the call itself checked: a file of another system fails here and is left
+    /// for PostgreSQL's own call, which reads the identity again and reports it.
+    let archiveIdentity: ArchiveIdentity
     let walDirectory: String
     let recordDirectory: String
     let archiveTag: String
 
     func run(_ queue: SharedQueue<String>) {
         guard let store = try? configuration.destination.makeStore() else { return }
-        let operation = ArchiveOperation(store: store, configuration: configuration)
+        let operation = ArchiveOperation(store: store, configuration: configuration, archiveIdentity: archiveIdentity)
         while let name = queue.take() {
             // The store kept failing for a whole retry budget: stop, so that one call of
             // wal-push during an outage lasts one budget, not one per file pushed ahead.

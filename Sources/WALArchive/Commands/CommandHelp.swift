@@ -45,6 +45,25 @@ enum CommandHelp {
         }
     }
 
+    /// The `wal-archive init` command line for the same configuration as this call: its config
+    /// file and the archive's URL, which the environment may have given (the rest of the
+    /// environment, e.g. credentials, applies to it as it does here), for the data directory
+    /// given, or `DATADIR` when it is not known. Other options only matter to wal-push/fetch.
+    static func initCommand(options: CommandLineOptions, configuration: Configuration, dataDirectory: String?) -> String {
+        var words = ["wal-archive", "init"]
+        if let configPath = options.configPath { words.append("--config=" + configPath) }
+        words.append("--url=" + configuration.location)
+        return (words + ["-D"]).map(shellWord).joined(separator: " ") + " " + (dataDirectory.map(shellWord) ?? "DATADIR")
+    }
+
+    /// `word` as a POSIX shell reads it back: as is when it holds only safe characters, else in
+    /// single quotes.
+    static func shellWord(_ word: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,")
+        if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
+        return "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
     /// One line on stderr, whatever the message contains.
     static func report(program: String, _ message: String) {
         try? FileOperations.writeAll(STDERR_FILENO, Array(reportLine(program: program, message).utf8), path: "stderr")

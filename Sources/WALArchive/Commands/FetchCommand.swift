@@ -28,6 +28,11 @@ public enum FetchCommand {
             return fail(.usage(.wrongArgumentCount(expected: "two arguments, the file name (%f) and the destination path (%p)")),
                         standbyMode: false)
         }
+        do {
+            _ = try WALFileName(parsing: options.arguments[0])
+        } catch {
+            return fail(.invalidName(detail: error.message), standbyMode: false)
+        }
         let destination = options.arguments[1]
         let standbyMode = WALDirectory(containing: destination).recoveryState == .standby
         var log: CallLog?
@@ -53,7 +58,11 @@ public enum FetchCommand {
                 throw .storage(error, name: options.arguments[0])
             }
             store = counting
-            let operation = RestoreOperation(store: counting, layout: configuration.layout,
+            // Not counted: the log line's requests and bytes are the file's.
+            let archiveIdentity = try Self.archiveIdentity(store: counting.base, configuration: configuration, options: options,
+                                                           walDirectory: WALDirectory(containing: destination),
+                                                           name: options.arguments[0])
+            let operation = RestoreOperation(store: counting, storeIdentity: configuration.storeIdentity, archiveIdentity: archiveIdentity,
                                              searchesLegacyFlatLayout: configuration.legacyFlatLayout,
                                              preferredSuffix: configuration.compression.keySuffix)
             let key = try operation.restore(name: options.arguments[0], to: destination)
@@ -69,6 +78,38 @@ public enum FetchCommand {
             }
             return fail(error, standbyMode: standbyMode)
         }
+    }
+
+    /// The identity of the archive, which must exist (in archive recovery and on a standby
+    /// alike: a location without one is not an archive, and "not found" from it would end
+    /// recovery early or leave a standby waiting forever) and, where `%p` is in a data
+    /// directory's pg_wal, must be the system of that data directory.
+    static func archiveIdentity(store: any ObjectStore, configuration: Configuration, options: CommandLineOptions,
+                                walDirectory: WALDirectory, name: String) throws(RestoreError) -> ArchiveIdentity {
+        let check = ArchiveIdentityCheck(store: store, storeIdentity: configuration.storeIdentity,
+                                         cacheDirectory: walDirectory.isPGWAL ? walDirectory.stateDirectory : nil)
+        let found: (identity: ArchiveIdentity, source: ArchiveIdentityCheck.Source)
+        do {
+            found = try check.identity()
+        } catch {
+            guard case .missing(let location) = error else { throw .archiveIdentity(error, name: name) }
+            let dataDirectory = walDirectory.isPGWAL ? FileOperations.absolutePath(walDirectory.dataDirectory) : nil
+            let initCommand = CommandHelp.initCommand(options: options, configuration: configuration, dataDirectory: dataDirectory)
+            throw .noArchiveIdentity(location: location, initCommand: initCommand)
+        }
+        guard walDirectory.isPGWAL, let system = DataDirectory(path: walDirectory.dataDirectory).systemIdentifier(),
+              system != found.identity.systemIdentifier else { return found.identity }
+        var current = found.identity
+        if found.source == .cache {
+            do {
+                current = try check.refresh()
+            } catch {
+                throw .archiveIdentity(error, name: name)
+            }
+            if current.systemIdentifier == system { return current }
+        }
+        throw .otherSystem(detail: "this server is system \(system) (pg_control of \(walDirectory.dataDirectory)), but the archive "
+            + "\(check.location) belongs to \(current.summary): restore_command points at another cluster's archive")
     }
 
     private static func fail(_ error: RestoreError, standbyMode: Bool) -> Int32 {

@@ -48,7 +48,25 @@ public enum PushCommand {
                 throw .storage(error, key: configuration.location)
             }
             store = counting
-            let operation = ArchiveOperation(store: counting, configuration: configuration)
+            let walDirectory = WALDirectory(containing: path)
+            // The copy of the identity lives beside PostgreSQL's files only where PostgreSQL
+            // called us (`%p` in pg_wal): a script pushing from elsewhere reads the store. Its
+            // read is not counted: the log line's requests and bytes are the file's.
+            let check = ArchiveIdentityCheck(store: counting.base, storeIdentity: configuration.storeIdentity,
+                                             cacheDirectory: walDirectory.isPGWAL ? walDirectory.stateDirectory : nil)
+            let found: (identity: ArchiveIdentity, source: ArchiveIdentityCheck.Source)
+            do {
+                found = try check.identity()
+            } catch {
+                guard case .missing(let location) = error else {
+                    throw .archiveIdentity(error, name: FileOperations.baseName(path))
+                }
+                let dataDirectory = walDirectory.isPGWAL ? FileOperations.absolutePath(walDirectory.dataDirectory) : nil
+                let initCommand = CommandHelp.initCommand(options: options, configuration: configuration, dataDirectory: dataDirectory)
+                throw .noArchiveIdentity(location: location, initCommand: initCommand)
+            }
+            let operation = ArchiveOperation(store: counting, configuration: configuration, archiveIdentity: found.identity,
+                                             identityCheck: found.source == .cache ? check : nil)
             switch try pushAhead.archive(with: operation, configuration: configuration) {
             case .stored(let key):
                 log?.write(result: "stored", key: key, path: path, store: store, stored: store?.bytesSent)

@@ -9,7 +9,8 @@ public enum PushExitStatus: Int32, Sendable {
     case usageError = 2
     /// The file is not a valid WAL file for its name; it is never uploaded.
     case invalidFile = 3
-    /// A different file is already archived under this name; it is never overwritten.
+    /// A different file is already archived under this name (it is never overwritten), or the
+    /// file belongs to another database system than the archive.
     case conflictingArchive = 4
 }
 
@@ -19,8 +20,11 @@ extension ArchiveError {
         switch self {
         case .usage: return .usageError
         case .invalidFile: return .invalidFile
-        case .conflict: return .conflictingArchive
-        case .storage, .localFile: return .transientFailure
+        case .conflict, .otherSystem: return .conflictingArchive
+        case .storage, .localFile, .noArchiveIdentity: return .transientFailure
+        case .archiveIdentity(let error, _):
+            if case .unusable = error { return .usageError }
+            return .transientFailure
         }
     }
 }

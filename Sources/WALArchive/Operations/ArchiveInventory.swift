@@ -47,6 +47,9 @@ public struct ArchiveInventory: Sendable {
     /// By start LSN, oldest first.
     public var backups: [BaseBackup]
     public var otherObjects: [ListedObject]
+    /// The name claims (`names/<file name>`, see `NameClaim`): wal-push's own bookkeeping, not WAL
+    /// and not foreign. A prune deletes a name's claim after its data.
+    public var nameClaims: [ListedObject]
     public var problems: [Problem]
     /// Requests the listing took (for reports of what a command costs).
     public var listRequests: Int
@@ -70,9 +73,13 @@ public struct ArchiveInventory: Sendable {
         }
         var files: [ArchivedFile] = []
         var others: [ListedObject] = []
+        var claims: [ListedObject] = []
+        let claimFolder = layout.root + NameClaim.folder + "/"
         for object in listed {
             if let file = classify(object, layout: layout) {
                 files.append(file)
+            } else if object.key.hasPrefix(claimFolder) {
+                claims.append(object)
             } else {
                 others.append(object)
             }
@@ -85,7 +92,7 @@ public struct ArchiveInventory: Sendable {
             segmentSize = size
         }
         var inventory = ArchiveInventory(layout: layout, segmentSize: segmentSize, files: files, histories: [:], backups: [],
-                                         otherObjects: others, problems: [], listRequests: requests)
+                                         otherObjects: others, nameClaims: claims, problems: [], listRequests: requests)
         try inventory.readHistories(from: store, temporaryDirectory: temporaryDirectory)
         return inventory
     }

@@ -30,6 +30,8 @@ public final class VerifyingFileSink: ObjectSink {
         public var algorithm: CompressionAlgorithm
         /// False for an object without `wal-sha256`: only its structure could be checked.
         public var checksumVerified: Bool
+        /// The long page header of a segment or `.partial` file (which system wrote it).
+        public var header: WALLongPageHeader?
     }
 
     public let expectedName: WALFileName?
@@ -157,14 +159,16 @@ public final class VerifyingFileSink: ObjectSink {
             attempt.failure = .sizeMismatch(key: attempt.key, expected: expectedSize, actual: attempt.size)
         } else if let expectedHex = metadata.originalSHA256Hex, expectedHex != sha256Hex {
             attempt.failure = .checksumMismatch(key: attempt.key, expected: expectedHex, actual: sha256Hex)
-        } else if let expectedName {
-            do { _ = try WALFileValidator.validate(descriptor: descriptor, path: temporaryPath, as: expectedName) } catch {
+        }
+        var header: WALLongPageHeader?
+        if attempt.failure == nil, let expectedName {
+            do { header = try WALFileValidator.validate(descriptor: descriptor, path: temporaryPath, as: expectedName).header } catch {
                 attempt.failure = .invalidContent(key: attempt.key, detail: error.message)
             }
         }
         if let failure = attempt.failure { throw failure }
         let result = Verified(key: attempt.key, size: attempt.size, sha256Hex: sha256Hex,
-                              algorithm: metadata.algorithm, checksumVerified: metadata.originalSHA256Hex != nil)
+                              algorithm: metadata.algorithm, checksumVerified: metadata.originalSHA256Hex != nil, header: header)
         verified = result
         return result
     }

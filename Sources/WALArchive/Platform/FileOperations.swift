@@ -118,6 +118,13 @@ public enum FileOperations {
         }
     }
 
+    /// The absolute path without symbolic links (realpath), or nil when it does not resolve.
+    public static func absolutePath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

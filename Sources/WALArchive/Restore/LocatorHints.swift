@@ -25,11 +25,11 @@ public struct LocatorHints: Sendable {
     public let directory: String
     private let archiveTag: String
 
-    /// `directory` is normally `<dir of %p>/.wal-archive`; `archiveLocation` keys the hints to
-    /// one archive so that pointing at another one never reuses them.
-    public init(directory: String, archiveLocation: String) {
+    /// `directory` is normally `<dir of %p>/.wal-archive`; the store identity keys the hints to
+    /// one store so that pointing at another one never reuses them.
+    public init(directory: String, storeIdentity: StoreIdentity) {
         self.directory = directory
-        self.archiveTag = ArchiveTag.of(location: archiveLocation)
+        self.archiveTag = storeIdentity.tag
     }
 
     public func hint(timeline: String) -> Hint? {

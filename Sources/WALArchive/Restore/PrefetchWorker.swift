@@ -30,18 +30,25 @@ public struct PrefetchWorker: Sendable {
             guard let store = try? configuration.destination.makeStore() else { break }
             stores.append(store)
         }
-        runBatch(stores: stores, layout: configuration.layout, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
+        // The call that started the worker read the identity moments ago: the copy answers.
+        guard let store = stores.first,
+              let identity = try? ArchiveIdentityCheck(store: store, storeIdentity: prefetch.storeIdentity,
+                                                       cacheDirectory: prefetch.walDirectory.stateDirectory).identity().identity else {
+            return
+        }
+        runBatch(stores: stores, archiveIdentity: identity, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
                  preferredSuffix: configuration.compression.keySuffix, segmentSize: segmentSize)
     }
 
     /// Downloads the wanted segments that are missing, in order, one thread per store, each
     /// verified into a temporary file and renamed into place. Stops silently at the first
     /// segment the archive does not have (the end of the archive, or not archived yet), at any
-    /// error, and when recovery has ended (then it removes everything). Returns how many
-    /// files it added.
+    /// error (a segment of another system than `archiveIdentity`'s among them), and when
+    /// recovery has ended (then it removes everything). Returns how many files it added.
     @discardableResult
-    public func runBatch(stores: [any ObjectStore], layout: StorageLayout, searchesLegacyFlatLayout: Bool,
+    public func runBatch(stores: [any ObjectStore], archiveIdentity: ArchiveIdentity, searchesLegacyFlatLayout: Bool,
                          preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
+        let layout = StorageLayout(prefix: prefetch.storeIdentity.prefix)
         let wanted = prefetch.wantedSegments(segmentSize: segmentSize)
         let present = prefetch.removeUnwanted(keeping: wanted)
         let missing = wanted.filter { !present.contains($0.description) }
@@ -56,9 +63,10 @@ public struct PrefetchWorker: Sendable {
             let locator = SegmentLocator(store: store.value, layout: layout, suffixes: suffixes,
                                          searchesLegacyFlatLayout: searchesLegacyFlatLayout,
                                          hints: LocatorHints(directory: walDirectory.stateDirectory,
-                                                             archiveLocation: store.value.location + "/" + layout.prefix))
+                                                             storeIdentity: self.prefetch.storeIdentity))
             while let segment = queue.take() {
-                guard walDirectory.recoveryState.isRecovering, self.download(segment, locator: locator) else {
+                guard walDirectory.recoveryState.isRecovering,
+                      self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier) else {
                     queue.stop()
                     return
                 }
@@ -78,12 +86,13 @@ public struct PrefetchWorker: Sendable {
         return prefetch.removeUnwanted(keeping: wanted).count - present.count
     }
 
-    private func download(_ segment: WALFileName, locator: SegmentLocator) -> Bool {
+    private func download(_ segment: WALFileName, locator: SegmentLocator, system: UInt64) -> Bool {
         guard let sink = try? VerifyingFileSink(directory: prefetch.directory, expecting: segment) else { return false }
         defer { sink.discard() }
         do {
             guard try locator.fetch(segment.description, into: sink) != nil else { return false }
             let verified = try sink.finish()
+            guard verified.header?.systemIdentifier == system else { return false }
             try sink.commit(to: prefetch.directory + "/" + segment.description + "." + prefetch.archiveTag + "." + verified.sha256Hex)
             return true
         } catch {

@@ -2,19 +2,24 @@
 ///
 /// The object is streamed through `VerifyingFileSink` into a temporary file next to `%p`
 /// (`.wal-archive-tmp.<pid>.<random>`); only once its size, SHA-256 and WAL structure are
-/// proven is it renamed to `%p`. Every failure path removes the temporary file, and so does
-/// an interrupting signal; the file of a SIGKILLed fetch is removed by the next call.
+/// proven, and a segment's page header names the archive's own system, is it renamed to `%p`.
+/// Every failure path removes the temporary file, and so does an interrupting signal; the file
+/// of a SIGKILLed fetch is removed by the next call.
 public struct RestoreOperation {
     public let store: any ObjectStore
-    public let layout: StorageLayout
+    public let storeIdentity: StoreIdentity
+    public let archiveIdentity: ArchiveIdentity
     public let searchesLegacyFlatLayout: Bool
     /// Suffix of the configured compression, tried first.
     public let preferredSuffix: String
 
-    public init(store: any ObjectStore, layout: StorageLayout, searchesLegacyFlatLayout: Bool = false,
-                preferredSuffix: String = CompressionAlgorithm.default.keySuffix) {
+    public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
+
+    public init(store: any ObjectStore, storeIdentity: StoreIdentity, archiveIdentity: ArchiveIdentity,
+                searchesLegacyFlatLayout: Bool = false, preferredSuffix: String = CompressionAlgorithm.default.keySuffix) {
         self.store = store
-        self.layout = layout
+        self.storeIdentity = storeIdentity
+        self.archiveIdentity = archiveIdentity
         self.searchesLegacyFlatLayout = searchesLegacyFlatLayout
         self.preferredSuffix = preferredSuffix
     }
@@ -46,8 +51,18 @@ public struct RestoreOperation {
             if let failure = sink.writeFailure { throw Self.localFailure(failure, directory: directory) }
             throw error
         }
+        let verified: VerifyingFileSink.Verified
         do {
-            try sink.finish()
+            verified = try sink.finish()
+        } catch {
+            if error.isLocal { throw Self.localFailure(error, directory: directory) }
+            throw .verification(detail: error.message)
+        }
+        if let header = verified.header, header.systemIdentifier != archiveIdentity.systemIdentifier {
+            throw .otherSystem(detail: "\(storeIdentity.describe(key: key)) holds WAL of system \(header.systemIdentifier), "
+                + "but the archive belongs to \(archiveIdentity.summary): another cluster's file under this name")
+        }
+        do {
             try sink.commit(to: destination)
         } catch {
             if error.isLocal { throw Self.localFailure(error, directory: directory) }
@@ -68,27 +83,51 @@ public struct RestoreOperation {
             key = try fetch(fileName, into: sink, hintDirectory: hintDirectory)
         } catch {
             switch error {
-            case .notFound: key = nil
-            case .sinkFailed(let detail): throw .verification(detail: detail)
-            default: throw .storage(error, name: name)
+            case .storage(let storageError):
+                if case .sinkFailed(let detail) = storageError { throw .verification(detail: detail) }
+                throw .storage(storageError, name: name)
+            case .differentCopies(let name, let keys):
+                throw .ambiguous(detail: "\(name) is archived under several keys with different content: "
+                    + keys.map { storeIdentity.describe(key: $0) }.joined(separator: ", "))
+            case .unusableClaim(let claimError):
+                throw .ambiguous(detail: claimError.message)
             }
         }
-        guard let key else { throw .notFound(name: name, location: store.location) }
+        guard let key else { throw .notFound(name: name, location: storeIdentity.description) }
         return key
     }
 
     /// The key the file came from, or nil when the archive does not have it.
-    private func fetch(_ fileName: WALFileName, into sink: VerifyingFileSink, hintDirectory: String) throws(StorageError) -> String? {
-        if case .timelineHistory = fileName.kind {
-            let key = layout.historyKey(name: fileName.description)
-            try store.get(key: key, into: sink)
-            return key
-        }
+    private func fetch(_ fileName: WALFileName, into sink: VerifyingFileSink, hintDirectory: String) throws(LocatorError) -> String? {
         let locator = SegmentLocator(store: store, layout: layout,
                                      suffixes: CompressionAlgorithm.keySuffixes(preferring: preferredSuffix),
                                      searchesLegacyFlatLayout: searchesLegacyFlatLayout,
-                                     hints: LocatorHints(directory: hintDirectory,
-                                                         archiveLocation: store.location + "/" + layout.prefix))
-        return try locator.fetch(fileName.description, into: sink)?.0.key
+                                     hints: LocatorHints(directory: hintDirectory, storeIdentity: storeIdentity))
+        guard case .timelineHistory = fileName.kind else {
+            return try locator.fetch(fileName.description, into: sink)?.0.key
+        }
+        // History files: one undated key, then (an `aws s3 cp` script's) the flat layout.
+        let key = layout.historyKey(name: fileName.description)
+        do {
+            try store.get(key: key, into: sink)
+            return key
+        } catch {
+            guard case .notFound = error else { throw .storage(error) }
+        }
+        guard searchesLegacyFlatLayout else { return nil }
+        let variants: [SegmentLocator.Location]?
+        do {
+            variants = try locator.probeFlat(fileName.description)
+        } catch {
+            throw .storage(error)
+        }
+        guard let variants else { return nil }
+        let chosen = try locator.choose(variants, name: fileName.description)
+        do {
+            try store.get(key: chosen.key, into: sink)
+        } catch {
+            throw .storage(error)
+        }
+        return chosen.key
     }
 }

@@ -29,11 +29,13 @@ public struct RestorePrefetch: Sendable {
     public let walDirectory: WALDirectory
     /// `pg_wal/.wal-archive/prefetch`.
     public let directory: String
+    /// The store the prefetched files come from; its tag is in their names.
+    public let storeIdentity: StoreIdentity
     let archiveTag: String
 
     /// Nil when prefetch does not apply to this call (off, not a segment, not PostgreSQL's
     /// archive recovery).
-    public init?(count: Int, name: String, destination: String, archiveLocation: String,
+    public init?(count: Int, name: String, destination: String, storeIdentity: StoreIdentity,
                  countsDefaultSizeSegments: Bool = false) {
         guard count > 0, let fileName = try? WALFileName(parsing: name), fileName.kind == .segment,
               FileOperations.baseName(destination) == Self.recoveryFileName else { return nil }
@@ -45,12 +47,13 @@ public struct RestorePrefetch: Sendable {
         self.destination = destination
         self.walDirectory = walDirectory
         self.directory = walDirectory.prefetchDirectory
-        self.archiveTag = ArchiveTag.of(location: archiveLocation)
+        self.storeIdentity = storeIdentity
+        self.archiveTag = storeIdentity.tag
     }
 
     public init?(configuration: Configuration, name: String, destination: String) {
         self.init(count: configuration.prefetchCount, name: name, destination: destination,
-                  archiveLocation: configuration.location, countsDefaultSizeSegments: true)
+                  storeIdentity: configuration.storeIdentity, countsDefaultSizeSegments: true)
     }
 
     // MARK: Serving

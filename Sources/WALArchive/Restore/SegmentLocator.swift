@@ -1,14 +1,16 @@
-/// Finds the key of a WAL segment knowing only its name, without listing the archive.
+/// Finds the key of a WAL segment (or `.partial`, or backup history file) knowing only its
+/// name, without listing the archive.
 ///
 /// Keys are `<prefix>/<date>/<name><suffix>`, and per timeline a segment's date never
 /// decreases with its number (dates come from modification times, which follow WAL order).
-/// So the date partitions can be searched:
 /// - with a hint (where the previous segment of the timeline was found): one GET of the
-///   likely key; failing that a probe of the hinted date, then the next date, then a binary
-///   search of the later dates;
-/// - cold: one LIST of the date partitions, then a binary search over them, each probe one or
-///   two small LISTs;
-/// - a definite "not found" after a hint costs a handful of requests, a cold one the search.
+///   likely key;
+/// - otherwise the name's claim (`NameClaim`, written by `wal-push` before the data): one HEAD
+///   gives the key, whatever its date;
+/// - names without a claim (written by older versions, or by other tools): the date partitions
+///   are searched, from the hinted date on or, cold, with one LIST of the partitions and a
+///   binary search, each probe one or two small LISTs; a name found under several suffixes
+///   with different content is an error, not a choice.
 /// The legacy flat layout `<prefix>/<name>` is searched too when enabled.
 public final class SegmentLocator {
     public struct Location: Sendable, Equatable {
@@ -19,16 +21,19 @@ public final class SegmentLocator {
     }
 
     enum Probe: Equatable {
-        case found(Location)
+        case found([Location])
         /// The segment, if archived, is on an earlier date.
         case earlier
         /// The segment, if archived, is on a later date.
         case later
     }
 
-    /// How many keys a probe lists: the segment's possible variants come first.
-    static let probeSize = 4
+    /// Keys a probe reads per LIST request; it reads on while the keys still start with the
+    /// segment's name (backup history files, `.partial`, other compressions), so however many
+    /// there are, none can crowd the segment out.
+    static let probePage = 64
     static let allDates = 100_000
+    static let allVariants = 10_000
 
     public let store: any ObjectStore
     public let layout: StorageLayout
@@ -46,8 +51,8 @@ public final class SegmentLocator {
         self.hints = hints
     }
 
-    /// Streams the segment `name` into `sink`; nil when the archive definitely does not have it.
-    public func fetch(_ name: String, into sink: any ObjectSink) throws(StorageError) -> (Location, ObjectInfo)? {
+    /// Streams the file `name` into `sink`; nil when the archive definitely does not have it.
+    public func fetch(_ name: String, into sink: any ObjectSink) throws(LocatorError) -> (Location, ObjectInfo)? {
         let timeline = String(name.prefix(8))
         let hint = hints?.hint(timeline: timeline).flatMap {
             $0.segment <= String(name.prefix(24)) && ($0.date != nil || searchesLegacyFlatLayout) ? $0 : nil
@@ -56,22 +61,61 @@ public final class SegmentLocator {
             let guess = Location(key: hint.date.map { layout.segmentKey(name: name, date: $0, suffix: hint.suffix) }
                                      ?? layout.legacyKey(name: name, suffix: hint.suffix),
                                  date: hint.date, suffix: hint.suffix)
-            do {
-                let info = try store.get(key: guess.key, into: sink)
+            if let info = try get(guess.key, into: sink) {
                 remember(name, at: guess)
                 return (guess, info)
-            } catch {
-                guard case .notFound = error else { throw error }
+            }
+        }
+        if let claim = try claim(of: name) {
+            let location = Location(key: claim.dataKey(layout), date: claim.date, suffix: claim.suffix)
+            // A claim without its data: the push that wrote it died before the data (and was not
+            // retried); then only a copy written without a claim could be there: search.
+            if let info = try get(location.key, into: sink) {
+                guard info.metadata[PayloadMetadata.sha256Name] == claim.sha256Hex else {
+                    throw .differentCopies(name: name, keys: [NameClaim.key(name: name, layout: layout), location.key])
+                }
+                remember(name, at: location)
+                return (location, info)
             }
         }
         guard let location = try locate(name, hint: hint) else { return nil }
-        let info = try store.get(key: location.key, into: sink)
+        guard let info = try get(location.key, into: sink) else {
+            throw .storage(.invalidResponse(detail: "\(location.key) was listed, then could not be found"))
+        }
         remember(name, at: location)
         return (location, info)
     }
 
-    /// The segment's location, or nil when it is definitely not archived.
-    public func locate(_ name: String, hint: LocatorHints.Hint? = nil) throws(StorageError) -> Location? {
+    /// The name's claim, or nil when it has none. One HEAD.
+    func claim(of name: String) throws(LocatorError) -> NameClaim? {
+        let object: ObjectInfo?
+        do {
+            object = try store.head(key: NameClaim.key(name: name, layout: layout))
+        } catch {
+            throw .storage(error)
+        }
+        guard let object else { return nil }
+        do {
+            return try NameClaim(object: object, name: name)
+        } catch {
+            throw .unusableClaim(error)
+        }
+    }
+
+    /// The location of a name without a claim, searched by date; nil when it is definitely not
+    /// archived.
+    public func locate(_ name: String, hint: LocatorHints.Hint? = nil) throws(LocatorError) -> Location? {
+        let variants: [Location]?
+        do {
+            variants = try search(name, hint: hint)
+        } catch {
+            throw .storage(error)
+        }
+        guard let variants else { return nil }
+        return try choose(variants, name: name)
+    }
+
+    private func search(_ name: String, hint: LocatorHints.Hint?) throws(StorageError) -> [Location]? {
         let timeline = String(name.prefix(8))
         var triedFlat = false
         if let hint, hint.date == nil, searchesLegacyFlatLayout {
@@ -81,8 +125,8 @@ public final class SegmentLocator {
         if let hintedDate = hint?.date {
             var dates: [String]
             switch try probe(date: hintedDate, name: name, timeline: timeline, holdsEarlierSegment: true) {
-            case .found(let location):
-                return location
+            case .found(let variants):
+                return variants
             case .earlier:
                 // A later segment but not this one on the hinted date: a gap, or a clock that
                 // stepped back over midnight put this segment a date earlier. Never conclude
@@ -94,7 +138,7 @@ public final class SegmentLocator {
             // Sequential recovery crosses into the next date: look there before bisecting.
             if let next = dates.first {
                 switch try probe(date: next, name: name, timeline: timeline) {
-                case .found(let location): return location
+                case .found(let variants): return variants
                 case .earlier: dates = []
                 case .later: dates.removeFirst()
                 }
@@ -105,25 +149,25 @@ public final class SegmentLocator {
     }
 
     /// The cold search: all date partitions.
-    private func searchAllDates(_ name: String, timeline: String, triedFlat: Bool) throws(StorageError) -> Location? {
+    private func searchAllDates(_ name: String, timeline: String, triedFlat: Bool) throws(StorageError) -> [Location]? {
         try search(try datePartitions(after: nil), name: name, timeline: timeline, triedFlat: triedFlat)
     }
 
     /// Bisects `dates`, then tries the flat layout if enabled and not tried yet.
-    private func search(_ dates: [String], name: String, timeline: String, triedFlat: Bool) throws(StorageError) -> Location? {
+    private func search(_ dates: [String], name: String, timeline: String, triedFlat: Bool) throws(StorageError) -> [Location]? {
         if let found = try binarySearch(dates, name: name, timeline: timeline) { return found }
         if searchesLegacyFlatLayout && !triedFlat { return try probeFlat(name) }
         return nil
     }
 
     /// Finds `name` among `dates` (ascending) using the date-order invariant.
-    func binarySearch(_ dates: [String], name: String, timeline: String) throws(StorageError) -> Location? {
+    func binarySearch(_ dates: [String], name: String, timeline: String) throws(StorageError) -> [Location]? {
         var low = 0
         var high = dates.count
         while low < high {
             let middle = (low + high) / 2
             switch try probe(date: dates[middle], name: name, timeline: timeline) {
-            case .found(let location): return location
+            case .found(let variants): return variants
             case .earlier: high = middle
             case .later: low = middle + 1
             }
@@ -131,36 +175,75 @@ public final class SegmentLocator {
         return nil
     }
 
-    /// Lists the first keys at or after `name` on `date`; if that does not decide, asks whether
-    /// the date holds any key of the segment's timeline (all of which would then sort before it).
-    /// `holdsEarlierSegment`: the date is known (from the hint) to hold an earlier segment of
-    /// the timeline, which saves the second LIST.
+    /// Lists the date's keys from `name` on, a page at a time while they still belong to the
+    /// same segment (its `.partial`, backup history files, other compressions), collecting the
+    /// name's own variants; the first key of any other segment decides the direction if it is
+    /// of the same timeline (a later segment there: this one is not on a later date). If that
+    /// does not decide, asks whether the date holds any key of the segment's timeline (all of
+    /// which would then sort before it). `holdsEarlierSegment`: the date is known (from the
+    /// hint) to hold an earlier segment of the timeline, which saves the second LIST.
     func probe(date: String, name: String, timeline: String, holdsEarlierSegment: Bool = false) throws(StorageError) -> Probe {
         let partition = layout.datePartition(date)
-        let listing = try store.list(prefix: partition, delimiter: nil, startAfter: partition + Self.justBefore(name),
-                                     limit: Self.probeSize)
-        let names = listing.keys.map { String($0.dropFirst(partition.count)) }
-        for (key, candidate) in zip(listing.keys, names) {
-            if let suffix = matchingSuffix(candidate, name: name) {
-                return .found(Location(key: key, date: date, suffix: suffix))
+        let segmentKeys = partition + String(name.prefix(24))
+        var startAfter = partition + Self.justBefore(name)
+        var variants: [Location] = []
+        var following: String?
+        var sawAny = false
+        while following == nil {
+            let page = try store.list(prefix: partition, delimiter: nil, startAfter: startAfter, limit: Self.probePage).keys
+            sawAny = sawAny || !page.isEmpty
+            for key in page {
+                if key.hasPrefix(segmentKeys) {
+                    if let suffix = matchingSuffix(String(key.dropFirst(partition.count)), name: name) {
+                        variants.append(Location(key: key, date: date, suffix: suffix))
+                    }
+                } else {
+                    following = String(key.dropFirst(partition.count))
+                    break
+                }
             }
+            guard page.count == Self.probePage, let last = page.last else { break }
+            startAfter = last
         }
-        if let first = names.first, first.hasPrefix(timeline) { return .earlier }
+        if !variants.isEmpty { return .found(variants) }
+        if let following, following.hasPrefix(timeline) { return .earlier }
         if holdsEarlierSegment { return .later }
         let sameTimeline = try store.list(prefix: partition + timeline, delimiter: nil, startAfter: nil, limit: 1)
         if !sameTimeline.keys.isEmpty { return .later }
         // Nothing of this timeline on this date: a later timeline here means ours ended before.
-        return names.isEmpty ? .later : .earlier
+        return sawAny ? .earlier : .later
     }
 
-    func probeFlat(_ name: String) throws(StorageError) -> Location? {
-        let listing = try store.list(prefix: layout.root + name, delimiter: nil, startAfter: nil, limit: Self.probeSize)
-        for key in listing.keys {
-            if let suffix = matchingSuffix(String(key.dropFirst(layout.root.count)), name: name) {
-                return Location(key: key, date: nil, suffix: suffix)
-            }
+    /// Every variant of `name` at the prefix (`aws s3 cp` wrote `<prefix>/<file name>`),
+    /// however many other keys start with it.
+    func probeFlat(_ name: String) throws(StorageError) -> [Location]? {
+        let keys = try store.list(prefix: layout.root + name, delimiter: nil, startAfter: nil, limit: Self.allVariants).keys
+        let variants = keys.compactMap { key in
+            matchingSuffix(String(key.dropFirst(layout.root.count)), name: name).map { Location(key: key, date: nil, suffix: $0) }
         }
-        return nil
+        return variants.isEmpty ? nil : variants
+    }
+
+    /// One of a name's variants on one date: the only one, or, where several suffixes exist,
+    /// the preferred one provided they all hold the same file (same `wal-sha256`; one HEAD
+    /// each). Different or unknown content: an error naming them.
+    func choose(_ variants: [Location], name: String) throws(LocatorError) -> Location {
+        let ordered = variants.sorted {
+            (suffixes.firstIndex(of: $0.suffix) ?? suffixes.count) < (suffixes.firstIndex(of: $1.suffix) ?? suffixes.count)
+        }
+        guard ordered.count > 1 else { return ordered[0] }
+        var checksums: Set<String> = []
+        for variant in ordered {
+            let info: ObjectInfo?
+            do {
+                info = try store.head(key: variant.key)
+            } catch {
+                throw .storage(error)
+            }
+            checksums.insert(info?.metadata[PayloadMetadata.sha256Name] ?? "none: " + variant.key)
+        }
+        guard checksums.count == 1 else { throw .differentCopies(name: name, keys: ordered.map(\.key)) }
+        return ordered[0]
     }
 
     /// Date partitions in ascending order, all of them or those after `date`.
@@ -169,6 +252,16 @@ public final class SegmentLocator {
         let startAfter = date.map { layout.datePartition($0) + "~" } ?? layout.root + "0~"
         let listing = try store.list(prefix: layout.root, delimiter: "/", startAfter: startAfter, limit: Self.allDates)
         return listing.commonPrefixes.compactMap { layout.date(ofPartition: $0) }
+    }
+
+    /// GET `key` into `sink`; nil when there is no such object.
+    private func get(_ key: String, into sink: any ObjectSink) throws(LocatorError) -> ObjectInfo? {
+        do {
+            return try store.get(key: key, into: sink)
+        } catch {
+            if case .notFound = error { return nil }
+            throw .storage(error)
+        }
     }
 
     private func matchingSuffix(_ candidate: String, name: String) -> String? {
