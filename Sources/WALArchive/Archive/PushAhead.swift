@@ -47,6 +47,7 @@ public struct PushAhead: Sendable {
     /// status-change times), which proves its content unchanged since it was uploaded without
     /// reading it again (FileIdentity says why). The record is used up either way.
     public func consumeRecord() -> Bool {
+        guard recordDirectoryIsTrusted(create: false) else { return false }
         let recordPath = recordDirectory + "/" + name
         guard let bytes = try? FileOperations.readWholeFile(recordPath, limit: 64 * 1024) else { return false }
         unlink(recordPath)
@@ -65,7 +66,8 @@ public struct PushAhead: Sendable {
         if directory.isPGWAL && !directory.recoveryState.isRecovering {
             directory.removePrefetchedSegments()
         }
-        let ahead = concurrency > 0 ? readyFiles(limit: concurrency * Self.filesPerThread) : []
+        let ahead = concurrency > 0 && recordDirectoryIsTrusted(create: true)
+            ? readyFiles(limit: concurrency * Self.filesPerThread) : []
         let threads = ThreadGroup()
         if !ahead.isEmpty {
             let queue = SharedQueue(ahead)
@@ -97,11 +99,18 @@ public struct PushAhead: Sendable {
     /// Records whose file is gone from `pg_wal` (archived and recycled by PostgreSQL) and
     /// temporary files of writers that died.
     func removeStaleRecords() {
-        guard let entries = try? FileOperations.directoryEntries(recordDirectory) else { return }
+        guard recordDirectoryIsTrusted(create: false),
+              let entries = try? FileOperations.directoryEntries(recordDirectory) else { return }
         for entry in entries where !entry.hasPrefix(TemporaryFileCleanup.prefix) {
             if !FileOperations.exists(walDirectory + "/" + entry) { unlink(recordDirectory + "/" + entry) }
         }
         TemporaryFileCleanup.removeAbandoned(in: recordDirectory)
+    }
+
+    /// Records are read, written and cleaned up only in a private directory (never through a
+    /// symlink, never in one another user may write to); otherwise there is no push-ahead.
+    private func recordDirectoryIsTrusted(create: Bool) -> Bool {
+        WALDirectory(path: walDirectory).trustedStateDirectory("pushed", create: create) == recordDirectory
     }
 }
 

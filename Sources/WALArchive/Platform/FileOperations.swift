@@ -135,6 +135,35 @@ public enum FileOperations {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// True for a directory the tools may keep their own state in and clean up: a real
+    /// directory (lstat: a symlink is refused, never followed), owned by the user running the
+    /// tool, and writable by no one else. Anything else (a symlink left by a restored backup,
+    /// a directory another user owns or may write to) could make a cleanup unlink files
+    /// elsewhere, or make a fetch hand PostgreSQL a file it did not verify.
+    public static func isPrivateDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == geteuid()
+            && (info.st_mode & 0o022) == 0
+    }
+
+    /// Creates `path` (mode 0700; its parent must exist) when nothing is there, then says
+    /// whether it is a private directory (`isPrivateDirectory`). A new entry is synced into
+    /// its parent, so that what is written below it can be made durable.
+    public static func preparePrivateDirectory(_ path: String) -> Bool {
+        if mkdir(path, 0o700) == 0 {
+            try? syncDirectory(directoryName(path))
+        } else if errno != EEXIST {
+            return false
+        }
+        return isPrivateDirectory(path)
+    }
+
+    /// True when anything (even a dangling symlink) is at `path`.
+    public static func entryExists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
     public static func modificationTime(_ path: String) throws(Failure) -> UTCTime {
         var info = stat()
         guard stat(path, &info) == 0 else { throw Failure(operation: "cannot stat", path: path, code: errno) }

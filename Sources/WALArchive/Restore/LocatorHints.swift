@@ -33,7 +33,8 @@ public struct LocatorHints: Sendable {
     }
 
     public func hint(timeline: String) -> Hint? {
-        guard let bytes = try? FileOperations.readWholeFile(path(timeline: timeline), limit: 4096) else { return nil }
+        guard FileOperations.isPrivateDirectory(directory),
+              let bytes = try? FileOperations.readWholeFile(path(timeline: timeline), limit: 4096) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasSuffix("\n") else { return nil }
         let fields = text.dropLast().split(separator: " ", omittingEmptySubsequences: false).map(String.init)
@@ -60,7 +61,8 @@ public struct LocatorHints: Sendable {
         let body = [Self.formatTag, archiveTag, timeline, hint.segment, hint.date ?? "flat",
                     hint.suffix.isEmpty ? "-" : hint.suffix].joined(separator: " ")
         let line = body + " " + Self.checksum(body) + "\n"
-        if !FileOperations.isDirectory(directory) && mkdir(directory, 0o700) != 0 { return }
+        // Only in a private directory: never through a symlink, never where another user writes.
+        guard FileOperations.preparePrivateDirectory(directory) else { return }
         // Not durable: a hint lost in a crash only costs a search.
         try? FileOperations.writeAtomically(Array(line.utf8), to: path(timeline: timeline), durable: false)
     }

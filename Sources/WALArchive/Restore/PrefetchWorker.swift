@@ -48,14 +48,13 @@ public struct PrefetchWorker: Sendable {
     @discardableResult
     public func runBatch(stores: [any ObjectStore], archiveIdentity: ArchiveIdentity, searchesLegacyFlatLayout: Bool,
                          preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
+        // Never through a symlink or another user's directory (RestorePrefetch checked it too).
+        guard prefetch.walDirectory.trustedStateDirectory("prefetch", create: true) == prefetch.directory else { return 0 }
         let layout = StorageLayout(prefix: prefetch.storeIdentity.prefix)
         let wanted = prefetch.wantedSegments(segmentSize: segmentSize)
         let present = prefetch.removeUnwanted(keeping: wanted)
         let missing = wanted.filter { !present.contains($0.description) }
         guard !missing.isEmpty, !stores.isEmpty else { return 0 }
-        if !FileOperations.isDirectory(prefetch.directory) {
-            do { try FileOperations.createDirectories(prefetch.directory) } catch { return 0 }
-        }
         let suffixes = CompressionAlgorithm.keySuffixes(preferring: preferredSuffix)
         let walDirectory = prefetch.walDirectory
         let queue = SharedQueue(missing)

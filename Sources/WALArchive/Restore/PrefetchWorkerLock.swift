@@ -4,10 +4,11 @@ import Glibc
 final class PrefetchWorkerLock {
     let descriptor: Int32
 
+    /// Nil when the state directory cannot be trusted (see WALDirectory.trustedStateDirectory):
+    /// then there is no prefetch.
     init?(walDirectory: WALDirectory) {
-        let stateDirectory = walDirectory.stateDirectory
-        if !FileOperations.isDirectory(stateDirectory) && mkdir(stateDirectory, 0o700) != 0 && errno != EEXIST { return nil }
-        descriptor = open(stateDirectory + "/prefetch.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard let stateDirectory = walDirectory.trustedStateDirectory(create: true) else { return nil }
+        descriptor = open(stateDirectory + "/prefetch.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return nil }
     }
 

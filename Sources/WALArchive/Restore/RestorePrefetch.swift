@@ -40,7 +40,10 @@ public struct RestorePrefetch: Sendable {
         guard count > 0, let fileName = try? WALFileName(parsing: name), fileName.kind == .segment,
               FileOperations.baseName(destination) == Self.recoveryFileName else { return nil }
         let walDirectory = WALDirectory(containing: destination)
-        guard walDirectory.isPGWAL, walDirectory.recoveryState.isRecovering else { return nil }
+        // The prefetch directory is used only as a private directory of this user: a symlink
+        // (or another user's directory) is never followed, prefetch is skipped instead.
+        guard walDirectory.isPGWAL, walDirectory.recoveryState.isRecovering,
+              walDirectory.trustedStateDirectory("prefetch", create: true) != nil else { return nil }
         self.count = count
         self.countsDefaultSizeSegments = countsDefaultSizeSegments
         self.fileName = fileName

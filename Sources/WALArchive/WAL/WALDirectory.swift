@@ -30,11 +30,25 @@ public struct WALDirectory: Sendable, Equatable {
     public var pushedRecordsDirectory: String { stateDirectory + "/pushed" }
     public var prefetchDirectory: String { stateDirectory + "/prefetch" }
 
+    /// The state directory, or `subdirectory` of it, when the tools may use it
+    /// (`FileOperations.isPrivateDirectory`: a real directory of this user, writable by no one
+    /// else); nil otherwise, and then the caller goes without (no prefetch, no push-ahead, no
+    /// hints). `create` makes missing ones (0700).
+    public func trustedStateDirectory(_ subdirectory: String? = nil, create: Bool) -> String? {
+        let prepared = create ? FileOperations.preparePrivateDirectory : FileOperations.isPrivateDirectory
+        guard prepared(stateDirectory) else { return nil }
+        guard let subdirectory else { return stateDirectory }
+        let path = stateDirectory + "/" + subdirectory
+        return prepared(path) ? path : nil
+    }
+
     /// Removes the prefetch directory and what it holds: recovery is over (the server was
     /// promoted, or the worker found it no longer recovering), so nothing will ask for them.
+    /// Only a trusted one: a symlink is never followed.
     public func removePrefetchedSegments() {
-        guard let names = try? FileOperations.directoryEntries(prefetchDirectory) else { return }
-        for name in names { unlink(prefetchDirectory + "/" + name) }
-        rmdir(prefetchDirectory)
+        guard let directory = trustedStateDirectory("prefetch", create: false),
+              let names = try? FileOperations.directoryEntries(directory) else { return }
+        for name in names { unlink(directory + "/" + name) }
+        rmdir(directory)
     }
 }
