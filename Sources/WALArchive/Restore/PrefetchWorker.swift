@@ -43,11 +43,12 @@ public struct PrefetchWorker: Sendable {
     /// Downloads the wanted segments that are missing, in order, one thread per store, each
     /// verified into a temporary file and renamed into place. Stops silently at the first
     /// segment the archive does not have (the end of the archive, or not archived yet), at any
-    /// error (a segment of another system than `archiveIdentity`'s among them), and when
-    /// recovery has ended (then it removes everything). Returns how many files it added.
+    /// error (a segment of another system than `archiveIdentity`'s among them), before a
+    /// download would take the file system below `floor`, and when recovery has ended (then it
+    /// removes everything). Returns how many files it added.
     @discardableResult
     public func runBatch(stores: [any ObjectStore], archiveIdentity: ArchiveIdentity, searchesLegacyFlatLayout: Bool,
-                         preferredSuffix: String, segmentSize: WALSegmentSize) -> Int {
+                         preferredSuffix: String, segmentSize: WALSegmentSize, floor: FreeSpaceFloor = .standard) -> Int {
         // Never through a symlink or another user's directory (RestorePrefetch checked it too).
         guard prefetch.walDirectory.trustedStateDirectory("prefetch", create: true) == prefetch.directory else { return 0 }
         let layout = StorageLayout(prefix: prefetch.storeIdentity.prefix)
@@ -55,6 +56,7 @@ public struct PrefetchWorker: Sendable {
         let present = prefetch.removeUnwanted(keeping: wanted)
         let missing = wanted.filter { !present.contains($0.description) }
         guard !missing.isEmpty, !stores.isEmpty else { return 0 }
+        let space = PrefetchSpace(floor: floor, directory: prefetch.directory, segmentBytes: Int64(segmentSize.bytes))
         let suffixes = CompressionAlgorithm.keySuffixes(preferring: preferredSuffix)
         let walDirectory = prefetch.walDirectory
         let queue = SharedQueue(missing)
@@ -64,8 +66,13 @@ public struct PrefetchWorker: Sendable {
                                          hints: LocatorHints(directory: walDirectory.stateDirectory,
                                                              storeIdentity: self.prefetch.storeIdentity))
             while let segment = queue.take() {
-                guard walDirectory.recoveryState.isRecovering,
-                      self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier) else {
+                guard walDirectory.recoveryState.isRecovering, space.reserve() else {
+                    queue.stop()
+                    return
+                }
+                let downloaded = self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier)
+                space.release()
+                guard downloaded else {
                     queue.stop()
                     return
                 }
