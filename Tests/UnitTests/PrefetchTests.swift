@@ -134,7 +134,7 @@ final class PrefetchTests: XCTestCase {
         let strays = [segmentName(timeline: 2, number: 4) + "." + tag + "." + sha,
                       segmentName(timeline: 1, number: 4) + ".0123456789abcdef." + sha,
                       "garbage",
-                      TemporaryFileCleanup.prefix + "999999999.0011223344556677"]
+                      TemporaryFileCleanup.name(pid: 999_999_999)]
         for stray in strays {
             XCTAssertTrue(FileManager.default.createFile(atPath: cluster.prefetchDirectory + "/" + stray, contents: Data([1, 2, 3])))
         }

@@ -101,7 +101,7 @@ final class PushAheadTests: XCTestCase {
         let (cluster, _) = try directoryCluster(count: 3, concurrency: 0)
         try FileManager.default.createDirectory(atPath: cluster.recordDirectory, withIntermediateDirectories: true)
         let gone = segmentName(timeline: 1, number: 0x40)
-        let strays = [gone, TemporaryFileCleanup.prefix + "999999999.0011223344556677"]
+        let strays = [gone, TemporaryFileCleanup.name(pid: 999_999_999)]
         for stray in strays {
             XCTAssertTrue(FileManager.default.createFile(atPath: cluster.recordDirectory + "/" + stray, contents: Data([1])))
         }

@@ -4,21 +4,38 @@ import XCTest
 @testable import WALArchive
 
 final class TemporaryFileCleanupTests: XCTestCase {
+    /// Names carry the writer's pid and this machine's tag (host and boot): of this machine a
+    /// file goes when its writer is gone (or a zombie), of another one when it has not changed
+    /// for an hour; anything else stays.
     func testRemovesOnlyTemporaryFilesOfWritersThatAreGone() throws {
         let directory = try makeTemporaryDirectory(self)
         let finished = Process()
         finished.executableURL = URL(fileURLWithPath: "/bin/true")
         try finished.run()
         finished.waitUntilExit()
-        let gone = ".wal-archive-tmp.\(finished.processIdentifier).0123456789abcdef"
-        let running = ".wal-archive-tmp.1.0123456789abcdef"
-        let own = ".wal-archive-tmp.\(getpid()).0123456789abcdef"
-        for name in [gone, running, own, "000000010000000000000001", ".wal-archive-tmp.unrelated"] {
+        let zombie = try unreapedChild()
+        defer { waitpid(zombie, nil, 0) }
+        let gone = TemporaryFileCleanup.name(pid: finished.processIdentifier)
+        let killed = TemporaryFileCleanup.name(pid: zombie)
+        let running = TemporaryFileCleanup.name(pid: 1)
+        let own = TemporaryFileCleanup.name()
+        let otherMachine = ".wal-archive-tmp.\(finished.processIdentifier).\(otherTag())0123abcd"
+        let otherMachineOld = ".wal-archive-tmp.1.\(otherTag())4567cdef"
+        for name in [gone, killed, running, own, otherMachine, otherMachineOld, "000000010000000000000001", ".wal-archive-tmp.unrelated"] {
             XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data([1])))
         }
+        try TestSegments.setModificationTime(directory + "/" + otherMachineOld, UTCTime(secondsSinceEpoch: UTCTime.now().secondsSinceEpoch - 7_200))
         TemporaryFileCleanup.removeAbandoned(in: directory)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(),
-                       [own, running, ".wal-archive-tmp.unrelated", "000000010000000000000001"].sorted())
+                       [own, running, otherMachine, ".wal-archive-tmp.unrelated", "000000010000000000000001"].sorted())
+    }
+
+    func testNamesCarryThePidAndTheMachine() {
+        let name = TemporaryFileCleanup.name()
+        XCTAssertTrue(name.hasPrefix(".wal-archive-tmp.\(getpid()).\(TemporaryFileCleanup.machineTag)"), name)
+        XCTAssertEqual(name.split(separator: ".").last?.count, 16)
+        XCTAssertNotEqual(TemporaryFileCleanup.name(), name)
+        XCTAssertEqual(TemporaryFileCleanup.machineTag.count, 8)
     }
 
     func testTrackedPathsAreUniqueAndInTheDirectory() {
@@ -27,5 +44,24 @@ final class TemporaryFileCleanupTests: XCTestCase {
         TemporaryFileCleanup.untrack()
         XCTAssertTrue(first.hasPrefix("/tmp/x/.wal-archive-tmp.\(getpid())."))
         XCTAssertNotEqual(first, second)
+    }
+
+    /// A tag that is not this machine's.
+    private func otherTag() -> String {
+        TemporaryFileCleanup.machineTag == "00000000" ? "11111111" : "00000000"
+    }
+
+    /// A child that has exited but is not reaped yet (a zombie), as a killed prefetch worker is
+    /// until init reaps it.
+    private func unreapedChild() throws -> pid_t {
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        XCTAssertEqual(posix_spawn(&pid, "/bin/true", nil, nil, argv, environ), 0)
+        // Its state turns to Z when it has exited; waitid with WNOWAIT waits without reaping.
+        var info = siginfo_t()
+        XCTAssertEqual(waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT), 0)
+        XCTAssertFalse(TemporaryFileCleanup.isRunning(pid))
+        return pid
     }
 }

@@ -61,10 +61,10 @@ public struct PushAhead: Sendable {
     public func archive(with operation: ArchiveOperation, configuration: Configuration) throws(ArchiveError)
         -> ArchiveOperation.Outcome {
         removeStaleRecords()
-        // A promoted server archives; segments prefetched for its recovery are useless now.
+        // A promoted server archives; what was fetched for its recovery is useless now.
         let directory = WALDirectory(path: walDirectory)
         if directory.isPGWAL && !directory.recoveryState.isRecovering {
-            directory.removePrefetchedSegments()
+            directory.cleanUpAfterRecovery()
         }
         let ahead = concurrency > 0 && recordDirectoryIsTrusted(create: true)
             ? readyFiles(limit: concurrency * Self.filesPerThread) : []

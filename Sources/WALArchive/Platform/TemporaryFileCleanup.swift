@@ -1,17 +1,30 @@
 import Glibc
 
 /// The one naming scheme of every temporary file the tools create, wherever it is (next to
-/// `%p`, in the tools' state directories, in a `file://` archive): `.wal-archive-tmp.<pid>.<random>`.
-/// A SIGKILL cannot be caught, so the writer's pid is in the name: the next call in the same
-/// directory removes those whose writer is gone. The file being written to `%p`'s directory is
-/// also tracked, so a fetch stopped by PostgreSQL (SIGTERM at shutdown, SIGINT, SIGQUIT, SIGHUP)
-/// removes it before it dies.
+/// `%p`, in the tools' state directories, in a `file://` archive):
+/// `.wal-archive-tmp.<pid>.<machine><random>`, `<machine>` being 8 hex digits that stand for this
+/// host and this boot. A SIGKILL cannot be caught, so the name says who wrote it: a later call
+/// removes it (`removeAbandoned`) when the writer is gone. Whoever creates a temporary file
+/// also removes the abandoned ones where it writes, so leftovers go with the next call that
+/// writes there. The file being written to `%p`'s directory is also tracked, so a fetch
+/// stopped by PostgreSQL (SIGTERM at shutdown, SIGINT, SIGQUIT, SIGHUP) removes it before it
+/// dies.
 public enum TemporaryFileCleanup {
     public static let prefix = ".wal-archive-tmp."
 
-    /// A fresh temporary name (no directory) carrying this process's pid.
+    /// A temporary file of another machine or an earlier boot (a `file://` archive shared over
+    /// NFS, a data directory restored from a backup) is removed once it has not changed for
+    /// this long: its pid means nothing here, and no writer leaves its file untouched this long
+    /// (every attempt of a fetch rewrites it; a push writes it in one go).
+    static let foreignAgeSeconds: Int64 = 3_600
+
+    /// A fresh temporary name (no directory) carrying this process's pid and machine.
     public static func name() -> String {
-        prefix + String(getpid()) + "." + FileOperations.randomToken()
+        name(pid: getpid())
+    }
+
+    static func name(pid: pid_t) -> String {
+        prefix + String(pid) + "." + machineTag + String(FileOperations.randomToken().prefix(8))
     }
 
     /// Creates a new temporary file in `directory` (mode `permissions` and the umask); the
@@ -39,17 +52,48 @@ public enum TemporaryFileCleanup {
         free(trackedPath.exchange(nil))
     }
 
-    /// Removes temporary files in `directory` left by writers that no longer run.
+    /// Removes temporary files in `directory` left by writers that no longer run: of this
+    /// machine and boot when their pid is gone, of another one when they have not changed for
+    /// `foreignAgeSeconds`. One directory read.
     public static func removeAbandoned(in directory: String) {
         guard let names = try? FileOperations.directoryEntries(directory) else { return }
         for name in names where name.hasPrefix(prefix) {
             let fields = name.dropFirst(prefix.count).split(separator: ".")
             guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH {
-                unlink(directory + "/" + name)
+            let path = directory + "/" + name
+            if fields[1].hasPrefix(machineTag) {
+                if !isRunning(pid) { unlink(path) }
+            } else {
+                var info = stat()
+                if lstat(path, &info) == 0, UTCTime.now().secondsSinceEpoch - Int64(info.st_mtim.tv_sec) > foreignAgeSeconds {
+                    unlink(path)
+                }
             }
         }
     }
+
+    /// False for a pid that is gone, or a zombie: a writer killed with SIGKILL whose parent
+    /// has not reaped it yet (a detached prefetch worker, re-parented to an init that is slow
+    /// to reap) writes no more, and its file is as abandoned as if it were gone.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        if kill(pid, 0) != 0 && errno == ESRCH { return false }
+        // /proc/<pid>/stat: "pid (command) state …"; the command may hold spaces and parentheses.
+        guard let stat = try? FileOperations.readWholeFile("/proc/\(pid)/stat", limit: 4096),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return true }
+        return stat[close + 2] != UInt8(ascii: "Z")
+    }
+
+    /// 8 hex digits for this host and boot: FNV-1a of the host name and the kernel's boot id.
+    static let machineTag: String = {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        var identity = host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        identity += (try? FileOperations.readWholeFile("/proc/sys/kernel/random/boot_id", limit: 256)) ?? []
+        var hash: UInt32 = 2_166_136_261
+        for byte in identity { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }()
 
     private static func installHandlers() {
         guard !handlersInstalled.exchange(true) else { return }

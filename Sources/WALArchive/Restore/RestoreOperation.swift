@@ -35,7 +35,7 @@ public struct RestoreOperation {
         }
         let walDirectory = WALDirectory(containing: destination)
         let directory = walDirectory.path
-        TemporaryFileCleanup.removeAbandoned(in: directory)
+        walDirectory.cleanUpBeforeRestore()
         let sink: VerifyingFileSink
         do {
             sink = try VerifyingFileSink(directory: directory, expecting: fileName)

@@ -65,6 +65,7 @@ public struct RestorePrefetch: Sendable {
     /// verifies; returns the segment size read from its page header, nil on a miss (a bad copy
     /// is removed).
     public func serve() -> WALSegmentSize? {
+        walDirectory.cleanUpBeforeRestore()
         guard let names = try? FileOperations.directoryEntries(directory) else { return nil }
         let wanted = fileName.description + "." + archiveTag + "."
         guard let name = names.first(where: { $0.hasPrefix(wanted) }) else { return nil }

@@ -36,6 +36,9 @@ public final class DirectoryStore: ObjectStore {
             throw Self.storageError(error)
         }
         let header = try Self.header(for: request.metadata)
+        // A push killed while writing here left its temporary file in this very directory
+        // (the one of the object's date): its retry, or the next push of that day, removes it.
+        TemporaryFileCleanup.removeAbandoned(in: directory)
         let descriptor: Int32
         let temporary: String
         do {
@@ -109,6 +112,9 @@ public final class DirectoryStore: ObjectStore {
             throw Self.storageError(.init(operation: "cannot open", path: path, code: errno))
         }
         defer { close(descriptor) }
+        // A push killed between placing the object and removing its temporary name left that
+        // name here; the retry finds the object (so it never writes here again): clean up now.
+        TemporaryFileCleanup.removeAbandoned(in: FileOperations.directoryName(path))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.maximumHeaderLength, alignment: 16)
         defer { buffer.deallocate() }
         return try readHeader(descriptor, key: key, path: path, buffer: buffer).info

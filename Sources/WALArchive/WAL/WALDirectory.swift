@@ -30,6 +30,11 @@ public struct WALDirectory: Sendable, Equatable {
     public var pushedRecordsDirectory: String { stateDirectory + "/pushed" }
     public var prefetchDirectory: String { stateDirectory + "/prefetch" }
 
+    /// Written by a fetch into this directory: the first `wal-push` after recovery then looks
+    /// for leftovers of fetches once more (a fetch killed just before the promotion leaves a
+    /// temporary file that no later fetch would remove).
+    var restoredMarker: String { stateDirectory + "/restored" }
+
     /// The state directory, or `subdirectory` of it, when the tools may use it
     /// (`FileOperations.isPrivateDirectory`: a real directory of this user, writable by no one
     /// else); nil otherwise, and then the caller goes without (no prefetch, no push-ahead, no
@@ -40,6 +45,35 @@ public struct WALDirectory: Sendable, Equatable {
         guard let subdirectory else { return stateDirectory }
         let path = stateDirectory + "/" + subdirectory
         return prepared(path) ? path : nil
+    }
+
+    /// Before a fetch writes here: removes temporary files of fetches and prefetch workers
+    /// that were killed (here, in the state directory, in the prefetch directory), and leaves
+    /// the marker for `cleanUpAfterRecovery`. A few small directory reads.
+    public func cleanUpBeforeRestore() {
+        TemporaryFileCleanup.removeAbandoned(in: path)
+        // Only a data directory's pg_wal gets state of its own (a fetch into /tmp gets none).
+        guard let state = trustedStateDirectory(create: isPGWAL) else { return }
+        TemporaryFileCleanup.removeAbandoned(in: state)
+        if let prefetch = trustedStateDirectory("prefetch", create: false) {
+            TemporaryFileCleanup.removeAbandoned(in: prefetch)
+        }
+        if isPGWAL && !FileOperations.entryExists(restoredMarker) {
+            close(open(restoredMarker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600))
+        }
+    }
+
+    /// The first `wal-push` of a server out of recovery: fetched files are useless now, and a
+    /// fetch killed at the end of recovery may have left a temporary file here. Costs one
+    /// `lstat` when there was no recovery.
+    public func cleanUpAfterRecovery() {
+        guard FileOperations.entryExists(restoredMarker) || FileOperations.entryExists(prefetchDirectory) else { return }
+        TemporaryFileCleanup.removeAbandoned(in: path)
+        removePrefetchedSegments()
+        if let state = trustedStateDirectory(create: false) {
+            TemporaryFileCleanup.removeAbandoned(in: state)
+            unlink(restoredMarker)
+        }
     }
 
     /// Removes the prefetch directory and what it holds: recovery is over (the server was
