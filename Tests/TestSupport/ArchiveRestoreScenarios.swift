@@ -287,7 +287,8 @@ extension ArchiveRestoreScenarios {
         try measure("push, history file") { _ = try pusher().archive(path: history) }
         XCTAssertEqual(costs["push, history file"], 1)
 
-        let check = ArchiveIdentityCheck(store: store, storeIdentity: storeIdentity, cacheDirectory: workspace + "/pg_wal/.wal-archive")
+        let check = ArchiveIdentityCheck(store: store, storeIdentity: storeIdentity, 
+                                         cacheDirectory: WALDirectory(path: workspace + "/pg_wal").trustedStateDirectory(create: true))
         try measure("archive identity, first call") { _ = try check.identity() }
         XCTAssertEqual(costs["archive identity, first call"], 1)
         try measure("archive identity, later calls") { _ = try check.identity() }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import WALArchive
 
 /// Runs the built `wal-push`/`wal-fetch` as PostgreSQL would: from a data directory, with
 /// `%p` under `pg_wal/`, with only the environment given (on top of the hermetic variables).
@@ -47,6 +48,27 @@ open class BuiltToolTestCase: XCTestCase {
     }
 
     public var directoryEnvironment: [String: String] { ["WAL_ARCHIVE_URL": "file://" + archive] }
+
+    /// The directory archive as the tools configured by `directoryEnvironment` see it.
+    public var directoryStoreIdentity: StoreIdentity { StoreIdentity(backend: .directory(root: archive), prefix: "") }
+
+    /// Gives the directory archive the identity of the test segments' system and archives
+    /// segments 1…`count` of timeline 1 into it through the library; nothing is put in pg_wal.
+    @discardableResult
+    public func archiveTestSegments(_ count: Int, segmentSize: Int) throws -> [String: Data] {
+        let source = try makeTemporaryDirectory(self, "segments")
+        let store = DirectoryStore(root: archive)
+        try TestArchives.create(in: store, storeIdentity: directoryStoreIdentity)
+        let pusher = ArchiveOperation(store: store, storeIdentity: directoryStoreIdentity, archiveIdentity: TestArchives.identity)
+        var segments: [String: Data] = [:]
+        for number in 1...count {
+            let name = segmentName(timeline: 1, number: number)
+            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: segmentSize)
+            _ = try pusher.archive(path: segment.path)
+            segments[name] = segment.bytes
+        }
+        return segments
+    }
 
     public func assertOneLine(_ result: Result, _ prefix: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertTrue(result.stderr.hasPrefix(prefix), result.stderr, file: file, line: line)

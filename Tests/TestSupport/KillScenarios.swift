@@ -81,6 +81,7 @@ extension BuiltToolTestCase {
     public func pushesSurviveKills(environment: [String: String], archiveRoot: String?, rounds: KillRounds) throws -> Int {
         print("kill test seed \(rounds.seed), \(rounds.rounds) rounds (WAL_ARCHIVE_KILL_SEED, WAL_ARCHIVE_KILL_ROUNDS)")
         var generator = SeededGenerator(seed: rounds.seed)
+        try TestArchives.initialize(environment: environment)
         try FileManager.default.createDirectory(atPath: walDirectory + "/archive_status", withIntermediateDirectories: true)
         let perRound = 5
         var segments: [String: Data] = [:]
@@ -149,6 +150,7 @@ extension BuiltToolTestCase {
     public func fetchesSurviveKills(environment: [String: String], rounds: KillRounds) throws -> Int {
         print("kill test seed \(rounds.seed), \(rounds.rounds) rounds (WAL_ARCHIVE_KILL_SEED, WAL_ARCHIVE_KILL_ROUNDS)")
         var generator = SeededGenerator(seed: rounds.seed)
+        try TestArchives.initialize(environment: environment)
         let source = try makeTemporaryDirectory(self, "killed-fetch-source")
         try FileManager.default.createDirectory(atPath: source + "/pg_wal/archive_status", withIntermediateDirectories: true)
         var segments: [String: Data] = [:]

@@ -15,7 +15,7 @@ final class ArchiveIdentityCheckTests: XCTestCase {
 
     override func setUpWithError() throws {
         root = try makeTemporaryDirectory(self, "identity-archive")
-        cache = try makeTemporaryDirectory(self, "identity-pgwal") + "/.wal-archive"
+        cache = try XCTUnwrap(WALDirectory(path: try makeTemporaryDirectory(self, "identity-pgwal")).trustedStateDirectory(create: true))
         store = CountingObjectStore(DirectoryStore(root: root))
         try TestArchives.create(in: store, storeIdentity: s3Identity)
         store.resetCounts()
@@ -78,7 +78,7 @@ final class ArchiveIdentityCheckTests: XCTestCase {
         XCTAssertNil(check(directoryIdentity).cachePath)
         for _ in 0..<3 { XCTAssertEqual(try check(directoryIdentity).identity().source, .store) }
         XCTAssertEqual(store.gets, 3)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: cache))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache), [], "a directory archive's identity was kept")
     }
 
     /// A copy that names another system than the file's is read again from the store before

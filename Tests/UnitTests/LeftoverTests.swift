@@ -6,6 +6,11 @@ import TestSupport
 /// Each place a killed call can leave a temporary file, and the call that removes it: the next
 /// one that writes there (KillTests kill the built tools at random moments instead).
 final class LeftoverTests: BuiltToolTestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try TestArchives.initialize(environment: directoryEnvironment)
+    }
+
     /// The name a writer that no longer runs would have left.
     private func abandonedName() throws -> String {
         let finished = Process()

@@ -8,23 +8,6 @@ import TestSupport
 final class PrefetchFreeSpaceTests: BuiltToolTestCase {
     static let segmentSize = 1 << 20
 
-    @discardableResult
-    private func archiveSegments(_ count: Int) throws -> [String: Data] {
-        let source = try makeTemporaryDirectory(self, "floor-source")
-        let store = DirectoryStore(root: archive)
-        try TestArchives.create(in: store, storeIdentity: storeIdentity)
-        let pusher = ArchiveOperation(store: store, storeIdentity: storeIdentity, archiveIdentity: TestArchives.identity)
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: Self.segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[name] = segment.bytes
-        }
-        return segments
-    }
-
-    private var storeIdentity: StoreIdentity { StoreIdentity(backend: .directory(root: archive), prefix: "") }
 
     private var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
 
@@ -36,7 +19,7 @@ final class PrefetchFreeSpaceTests: BuiltToolTestCase {
     /// A 48 MiB `pg_wal` is far below the standard floor of 1 GiB: the worker started by the
     /// built `wal-fetch` adds nothing, and every fetch succeeds.
     func testOnASmallFileSystemTheWorkerAddsNothingAndFetchesSucceed() throws {
-        let segments = try archiveSegments(6)
+        let segments = try archiveTestSegments(6, segmentSize: Self.segmentSize)
         try SmallFileSystem.mount(self, bytes: 48 << 20, on: walDirectory)
         XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
         for number in 1...3 {
@@ -52,11 +35,11 @@ final class PrefetchFreeSpaceTests: BuiltToolTestCase {
     /// With a floor of 20 MiB on a 24 MiB file system, the batch stops when one more segment
     /// would cross it, and the floor still holds afterwards.
     func testTheBatchStopsAtTheFloor() throws {
-        try archiveSegments(12)
+        try archiveTestSegments(12, segmentSize: Self.segmentSize)
         try SmallFileSystem.mount(self, bytes: 24 << 20, on: walDirectory)
         XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
         let prefetch = try XCTUnwrap(RestorePrefetch(count: 8, name: segmentName(timeline: 1, number: 1),
-                                                     destination: walDirectory + "/RECOVERYXLOG", storeIdentity: storeIdentity))
+                                                     destination: walDirectory + "/RECOVERYXLOG", storeIdentity: directoryStoreIdentity))
         let floor = FreeSpaceFloor(minimumBytes: 20 << 20, fraction: 0.05)
         let stores: [any ObjectStore] = (0..<3).map { _ in DirectoryStore(root: archive) }
         let added = PrefetchWorker(prefetch: prefetch).runBatch(

@@ -10,19 +10,6 @@ final class StateDirectoryTrustTests: BuiltToolTestCase {
     static let segmentSize = 1 << 20
 
     /// Segments 1…`count` archived in the directory archive; nothing in pg_wal.
-    @discardableResult
-    private func archiveSegments(_ count: Int) throws -> [String: Data] {
-        let source = try makeTemporaryDirectory(self, "trust-source")
-        let pusher = ArchiveOperation(store: DirectoryStore(root: archive), layout: StorageLayout(prefix: ""))
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: Self.segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[name] = segment.bytes
-        }
-        return segments
-    }
 
     /// A directory elsewhere holding files whose names the tools would act on.
     private func victim() throws -> (path: String, contents: [String: Data]) {
@@ -48,14 +35,14 @@ final class StateDirectoryTrustTests: BuiltToolTestCase {
     private var stateDirectory: String { walDirectory + "/.wal-archive" }
 
     func testASymlinkedPrefetchDirectoryIsNeverFollowed() throws {
-        let segments = try archiveSegments(4)
+        let segments = try archiveTestSegments(4, segmentSize: Self.segmentSize)
         let victim = try victim()
         XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
         XCTAssertEqual(mkdir(stateDirectory, 0o700), 0)
         XCTAssertEqual(symlink(victim.path, stateDirectory + "/prefetch"), 0)
 
         let first = segmentName(timeline: 1, number: 1)
-        XCTAssertNil(RestorePrefetch(count: 8, name: first, destination: walDirectory + "/RECOVERYXLOG", archiveLocation: "file://" + archive))
+        XCTAssertNil(RestorePrefetch(count: 8, name: first, destination: walDirectory + "/RECOVERYXLOG", storeIdentity: directoryStoreIdentity))
         for number in 1...3 {
             let name = segmentName(timeline: 1, number: number)
             let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: directoryEnvironment)
@@ -80,7 +67,7 @@ final class StateDirectoryTrustTests: BuiltToolTestCase {
     /// others may write to: no push-ahead records, no hints, no prefetch there, and both tools
     /// still do their job.
     func testAStateDirectoryThatIsASymlinkOrNotPrivateIsNotUsed() throws {
-        let segments = try archiveSegments(3)
+        let segments = try archiveTestSegments(3, segmentSize: Self.segmentSize)
         try FileManager.default.createDirectory(atPath: walDirectory + "/archive_status", withIntermediateDirectories: true)
         let kinds: [(String, (String) throws -> Void)] = [
             ("symlink", { victim in XCTAssertEqual(symlink(victim, self.stateDirectory), 0) }),

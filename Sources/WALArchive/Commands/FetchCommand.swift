@@ -87,7 +87,7 @@ public enum FetchCommand {
     static func archiveIdentity(store: any ObjectStore, configuration: Configuration, options: CommandLineOptions,
                                 walDirectory: WALDirectory, name: String) throws(RestoreError) -> ArchiveIdentity {
         let check = ArchiveIdentityCheck(store: store, storeIdentity: configuration.storeIdentity,
-                                         cacheDirectory: walDirectory.isPGWAL ? walDirectory.stateDirectory : nil)
+                                         cacheDirectory: walDirectory.isPGWAL ? walDirectory.trustedStateDirectory(create: true) : nil)
         let found: (identity: ArchiveIdentity, source: ArchiveIdentityCheck.Source)
         do {
             found = try check.identity()

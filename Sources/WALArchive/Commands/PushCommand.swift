@@ -53,7 +53,7 @@ public enum PushCommand {
             // called us (`%p` in pg_wal): a script pushing from elsewhere reads the store. Its
             // read is not counted: the log line's requests and bytes are the file's.
             let check = ArchiveIdentityCheck(store: counting.base, storeIdentity: configuration.storeIdentity,
-                                             cacheDirectory: walDirectory.isPGWAL ? walDirectory.stateDirectory : nil)
+                                             cacheDirectory: walDirectory.isPGWAL ? walDirectory.trustedStateDirectory(create: true) : nil)
             let found: (identity: ArchiveIdentity, source: ArchiveIdentityCheck.Source)
             do {
                 found = try check.identity()

@@ -23,7 +23,8 @@ public struct ArchiveIdentityCheck {
 
     public let store: any ObjectStore
     public let storeIdentity: StoreIdentity
-    /// `pg_wal/.wal-archive`; nil keeps no copy.
+    /// `pg_wal/.wal-archive` when it is trusted (`WALDirectory.trustedStateDirectory`); nil
+    /// keeps no copy.
     public let cacheDirectory: String?
 
     public init(store: any ObjectStore, storeIdentity: StoreIdentity, cacheDirectory: String?) {
@@ -70,8 +71,7 @@ public struct ArchiveIdentityCheck {
 
     /// Best effort and not durable: a copy lost in a crash only costs the next call one GET.
     private func keep(_ identity: ArchiveIdentity) {
-        guard let path = cachePath, let cacheDirectory else { return }
-        if !FileOperations.isDirectory(cacheDirectory) && mkdir(cacheDirectory, 0o700) != 0 && errno != EEXIST { return }
+        guard let path = cachePath else { return }
         try? FileOperations.writeAtomically(identity.encoded, to: path, durable: false)
     }
 }

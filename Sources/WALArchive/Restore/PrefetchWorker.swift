@@ -33,7 +33,7 @@ public struct PrefetchWorker: Sendable {
         // The call that started the worker read the identity moments ago: the copy answers.
         guard let store = stores.first,
               let identity = try? ArchiveIdentityCheck(store: store, storeIdentity: prefetch.storeIdentity,
-                                                       cacheDirectory: prefetch.walDirectory.stateDirectory).identity().identity else {
+                                                       cacheDirectory: prefetch.walDirectory.trustedStateDirectory(create: false)).identity().identity else {
             return
         }
         runBatch(stores: stores, archiveIdentity: identity, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
