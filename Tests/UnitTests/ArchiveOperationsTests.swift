@@ -91,3 +91,61 @@ final class ArchiveOperationsTests: XCTestCase {
         XCTAssertEqual(ContentMD5.header(for: Array("hello".utf8)), "XUFAKrxLKna5cZ2REBfFkg==")
     }
 }
+
+/// What each operation costs in requests: a function of the number of objects, not of the
+/// number of date partitions (one listing without a delimiter covers every date).
+final class ArchiveOperationsCostTests: XCTestCase {
+    func testRequestsGrowWithObjectsAndNotWithDates() throws {
+        let root = try makeTemporaryDirectory(self, "archive")
+        let store = CountingObjectStore(DirectoryStore(root: root))
+        let layout = StorageLayout(prefix: "")
+        let segmentSize = try XCTUnwrap(WALSegmentSize(bytes: 16 << 20))
+        let segments = 2_100
+        let dates = 7
+        // Objects stand in for segments: the listing, the chain and the plan read only names and
+        // metadata (contents are only read by verify --deep: one GET each, not measured here).
+        // Written as the directory store writes objects (its header, then the body), without
+        // its fsyncs: thousands of them would make this test slow.
+        let object = Data(("wal-archive object 1\nwal-compression: zstd\nwal-sha256: \(String(repeating: "a", count: 64))\n"
+                           + "wal-size: \(16 << 20)\n\n.").utf8)
+        for day in 0..<dates {
+            try FileManager.default.createDirectory(atPath: root + "/" + calendarDate(dayOffset: day), withIntermediateDirectories: true)
+        }
+        for number in 1...segments {
+            let name = try XCTUnwrap(WALFileName(timeline: 1, segmentNumber: UInt64(number), segmentSize: segmentSize))
+            let key = layout.segmentKey(name: name.description, date: calendarDate(dayOffset: number * dates / (segments + 1)), suffix: ".zst")
+            XCTAssertTrue(FileManager.default.createFile(atPath: root + "/" + key, contents: object))
+        }
+        let backup = try XCTUnwrap(WALFileName(timeline: 1, segmentNumber: 2_000, segmentSize: segmentSize))
+        let workspace = try makeTemporaryDirectory(self, "backup")
+        let backupFile = workspace + "/" + backup.description + ".00000028.backup"
+        try Data(ArchiveOperationsScenarios.backupHistory(start: "7/D0000028", startSegment: backup, stop: "7/D0000100", label: "b"))
+            .write(to: URL(fileURLWithPath: backupFile))
+        try TestSegments.setModificationTime(backupFile, UTCTime(secondsSinceEpoch: 1_767_225_600 + 6 * 86_400))
+        _ = try ArchiveOperation(store: store.base, layout: layout).archive(path: backupFile)
+
+        store.resetCounts()
+        let inventory = try ArchiveInventory.read(from: store, layout: layout, segmentSize: segmentSize, temporaryDirectory: workspace)
+        XCTAssertEqual(inventory.usageByDate.count, dates)
+        // list and status: ⌈objects / 1000⌉ LISTs and one GET per backup (and history) file.
+        XCTAssertEqual(store.lists, 3)
+        XCTAssertEqual(store.gets, 1)
+        XCTAssertEqual(store.requests, 4)
+
+        store.resetCounts()
+        let chain = try WALChain(inventory: inventory, from: .oldest)
+        XCTAssertEqual(try ChainVerification(store: store, inventory: inventory, temporaryDirectory: workspace)
+                        .verify(chain, deep: false, systemIdentifier: nil), [])
+        // verify: one HEAD per segment of the chain (2000…2100).
+        XCTAssertEqual(store.heads, 101)
+        XCTAssertEqual(store.requests, 101)
+
+        store.resetCounts()
+        let plan = try PrunePlan(inventory: inventory, rule: .keepBackups(1))
+        XCTAssertEqual(plan.deletions.count, 1_999)
+        XCTAssertEqual(try plan.execute(on: store), [])
+        // prune --confirm: one batch delete per 1000 keys.
+        XCTAssertEqual(store.batchDeletes, 2)
+        XCTAssertEqual(store.requests, 2)
+    }
+}

@@ -1,12 +1,14 @@
 /// An option of one command beyond the shared settings (`wal-archive init -D DATADIR`); it
-/// always takes a value.
+/// takes a value unless it is a flag (`--json`), whose value is then "true".
 public struct CommandOption: Sendable, Equatable {
     public var name: String
     public var shortName: Character?
+    public var isFlag: Bool
 
-    public init(_ name: String, short shortName: Character? = nil) {
+    public init(_ name: String, short shortName: Character? = nil, flag isFlag: Bool = false) {
         self.name = name
         self.shortName = shortName
+        self.isFlag = isFlag
     }
 }
 
@@ -76,8 +78,11 @@ public struct CommandLineOptions: Sendable, Equatable {
             default:
                 break
             }
-            if commandOptions.contains(where: { $0.name == name }) {
-                if let inlineValue {
+            if let option = commandOptions.first(where: { $0.name == name }) {
+                if option.isFlag {
+                    guard inlineValue == nil else { throw .unknownOption(argument) }
+                    options.commandValues[name] = "true"
+                } else if let inlineValue {
                     options.commandValues[name] = inlineValue
                 } else if index < arguments.count {
                     options.commandValues[name] = arguments[index]

@@ -2,7 +2,8 @@
 /// configured exactly like `wal-push` and `wal-fetch` (options, environment, config file).
 /// The executable only calls `run` and exits.
 public enum OperatorCommand {
-    static let subcommands: [any OperatorSubcommand.Type] = [InitCommand.self]
+    static let subcommands: [any OperatorSubcommand.Type] = [InitCommand.self, CheckCommand.self, ListCommand.self,
+                                                             VerifyCommand.self, PruneCommand.self, StatusCommand.self]
 
     public static var usage: String {
         var lines: [String] = []

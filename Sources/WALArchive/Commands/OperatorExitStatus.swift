@@ -10,4 +10,7 @@ public enum OperatorExitStatus: Int32, Sendable {
     case invalidSource = 3
     /// The archive belongs to another database system.
     case otherSystem = 4
+    /// `check` or `verify` found problems, `prune` found nothing it can prune safely; each
+    /// problem is named on its own line.
+    case problemsFound = 5
 }
