@@ -74,7 +74,7 @@ final class OperatorCommandsS3Tests: ArchiveInitTestCase {
 
     func testStatusMetricsParseWithThePrometheusClient() throws {
         let prefix = try initialisedPrefix("status-metrics")
-        let scenarios = try ArchiveOperationsScenarios(test: self, store: try S3Store(settings: server.settings()), prefix: prefix)
+        let scenarios = try ArchiveOperationsScenarios(test: self, destination: .s3(server.settings()), prefix: prefix)
         try scenarios.buildArchive()
         let metrics = dataDirectory + "/wal_archive.prom"
         let status = try run("wal-archive", ["status", "--prometheus", metrics], environment: s3Environment(prefix: prefix))

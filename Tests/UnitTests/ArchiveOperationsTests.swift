@@ -122,7 +122,8 @@ final class ArchiveOperationsCostTests: XCTestCase {
         try Data(ArchiveOperationsScenarios.backupHistory(start: "7/D0000028", startSegment: backup, stop: "7/D0000100", label: "b"))
             .write(to: URL(fileURLWithPath: backupFile))
         try TestSegments.setModificationTime(backupFile, UTCTime(secondsSinceEpoch: 1_767_225_600 + 6 * 86_400))
-        _ = try ArchiveOperation(store: store.base, layout: layout).archive(path: backupFile)
+        _ = try ArchiveOperation(store: store.base, storeIdentity: StoreIdentity(destination: .directory(root: root), prefix: ""),
+                                 archiveIdentity: TestArchives.identity).archive(path: backupFile)
 
         store.resetCounts()
         let inventory = try ArchiveInventory.read(from: store, layout: layout, segmentSize: segmentSize, temporaryDirectory: workspace)

@@ -10,7 +10,7 @@ final class OperatorCommandsTests: BuiltToolTestCase {
         let identity = ArchiveIdentity(systemIdentifier: TestSegments.systemIdentifier, postgresMajorVersion: 15,
                                        walSegmentSize: ArchiveOperationsScenarios.segmentSize, created: "2026-11-28T07:00:00Z")
         try putBytes(DirectoryStore(root: archive), key: "wal-archive.json", identity.encoded)
-        let scenarios = try ArchiveOperationsScenarios(test: self, store: DirectoryStore(root: archive), prefix: "")
+        let scenarios = try ArchiveOperationsScenarios(test: self, destination: .directory(root: archive), prefix: "")
         try scenarios.buildArchive()
         return scenarios
     }
