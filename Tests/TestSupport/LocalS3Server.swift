@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import WALArchive
 
 /// A local S3 server that checks every request's signature, started once per test process on
@@ -44,12 +47,31 @@ public final class LocalS3Server: @unchecked Sendable {
     public let credentials: S3Settings.Credentials
     /// Buckets of this server that live in another region, and that region.
     public let bucketsInOtherRegions: [String: String]
+    /// An IAM role allowed s3:*, which STS AssumeRole (by `credentials`) and
+    /// AssumeRoleWithWebIdentity (unsigned) hand out temporary keys for (moto only; empty for RGW).
+    public let roleARN: String
     private let process: Process
 
     /// The shared server; throws (for every caller) if it could not be started.
     public static func shared() throws -> LocalS3Server {
         try sharedServer.get()
     }
+
+    /// The shared server when it is moto, else a moto server of its own, started once: for tests
+    /// of what only the moto launcher offers (STS for temporary keys, recorded STS calls, SSE
+    /// as AWS enforces it).
+    public static func sharedMoto() throws -> LocalS3Server {
+        let shared = try sharedServer.get()
+        return shared.kind == .moto ? shared : try sharedMotoServer.get()
+    }
+
+    private static let sharedMotoServer: Result<LocalS3Server, StartFailure> = {
+        let result = Result { () throws(StartFailure) -> LocalS3Server in try LocalS3Server(kind: .moto, arguments: []) }
+        if case .success = result {
+            atexit { try? LocalS3Server.sharedMotoServer.get().stop() }
+        }
+        return result
+    }()
 
     private static let sharedServer: Result<LocalS3Server, StartFailure> = {
         let result = Result { () throws(StartFailure) -> LocalS3Server in
@@ -103,6 +125,7 @@ public final class LocalS3Server: @unchecked Sendable {
             var secret_access_key: String
             var buckets: [String]
             var buckets_in_other_regions: [String: String]?
+            var role_arn: String?
         }
         guard let ready = try? JSONDecoder().decode(Ready.self, from: line), let bucket = ready.buckets.first else {
             process.terminate()
@@ -116,6 +139,36 @@ public final class LocalS3Server: @unchecked Sendable {
         self.bucket = bucket
         credentials = .init(accessKeyID: ready.access_key_id, secretAccessKey: ready.secret_access_key)
         bucketsInOtherRegions = ready.buckets_in_other_regions ?? [:]
+        roleARN = ready.role_arn ?? ""
+    }
+
+    /// One STS call the server answered.
+    public struct STSCall: Decodable, Sendable, Equatable {
+        public var action: String
+        public var role_arn: String
+        public var session_name: String
+        public var token: String
+    }
+
+    /// From now on S3 answers requests with this session token `400 ExpiredToken`.
+    public func expireSessionToken(_ token: String) throws {
+        var request = URLRequest(url: URL(string: endpoint + "/_wal_archive_test/expired-session-tokens")!)
+        request.httpMethod = "PUT"
+        request.httpBody = Data(token.utf8)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        URLSession.shared.dataTask(with: request) { _, response, error in
+            failure = error ?? ((response as? HTTPURLResponse)?.statusCode == 204 ? nil : URLError(.badServerResponse))
+            done.signal()
+        }.resume()
+        done.wait()
+        if let failure { throw failure }
+    }
+
+    /// Every STS call this server answered so far, oldest first.
+    public func stsCalls() throws -> [STSCall] {
+        let data = try Data(contentsOf: URL(string: endpoint + "/_wal_archive_test/sts-calls")!)
+        return try JSONDecoder().decode([STSCall].self, from: data)
     }
 
     public func stop() {
@@ -127,11 +180,11 @@ public final class LocalS3Server: @unchecked Sendable {
 
     /// Settings reaching the shared bucket (path style, plain HTTP), with short retry
     /// limits so failing tests fail quickly.
-    public func settings(credentials: S3Settings.Credentials? = nil, endpoint: String? = nil, bucket: String? = nil,
-                         connectTimeoutSeconds: Int = 5, lowSpeedTimeoutSeconds: Int = 10,
+    public func settings(credentials: S3Settings.Credentials? = nil, source: CredentialSource? = nil, endpoint: String? = nil,
+                         bucket: String? = nil, connectTimeoutSeconds: Int = 5, lowSpeedTimeoutSeconds: Int = 10,
                          retryBudgetSeconds: Int = 10, maxAttempts: Int = 3) -> S3Settings {
         S3Settings(bucket: bucket ?? self.bucket, endpoint: endpoint ?? self.endpoint, region: region,
-                   credentials: credentials ?? self.credentials, pathStyle: true,
+                   credentials: source ?? .keys(credentials ?? self.credentials, origin: "the test"), pathStyle: true,
                    connectTimeoutSeconds: connectTimeoutSeconds, lowSpeedTimeoutSeconds: lowSpeedTimeoutSeconds,
                    retryBudgetSeconds: retryBudgetSeconds, maxAttempts: maxAttempts)
     }

@@ -8,7 +8,10 @@ final class ConfigurationTests: XCTestCase {
 
     private func load(_ arguments: [String] = [], environment: [String: String] = [:],
                       defaultConfigPath: String = "/nonexistent/wal-archive.conf") throws -> Configuration {
-        try Configuration.load(options: CommandLineOptions.parse(arguments), environment: environment,
+        // No shared AWS files and no instance metadata: only what the test sets counts.
+        try Configuration.load(options: CommandLineOptions.parse(arguments),
+                               environment: ["HOME": "/nonexistent-home", "AWS_EC2_METADATA_DISABLED": "true"]
+                                   .merging(environment) { $1 },
                                defaultConfigPath: defaultConfigPath)
     }
 
@@ -117,10 +120,11 @@ final class ConfigurationTests: XCTestCase {
         let environment = ["WAL_ARCHIVE_URL": "s3://b", "AWS_ACCESS_KEY_ID_FILE": keyFile, "AWS_SECRET_ACCESS_KEY_FILE": secretFile,
                            "AWS_SESSION_TOKEN": "token-value"]
         let settings = try XCTUnwrap(s3(try load(environment: environment)))
-        XCTAssertEqual(settings.credentials, .init(accessKeyID: "AKIDFILE", secretAccessKey: "s3cr3t-from-file", sessionToken: "token-value"))
+        XCTAssertEqual(settings.credentials.staticKeys,
+                       .init(accessKeyID: "AKIDFILE", secretAccessKey: "s3cr3t-from-file", sessionToken: "token-value"))
 
         let optionFile = try writeFile("from-option-file")
-        XCTAssertEqual(s3(try load(["--secret-access-key-file", optionFile], environment: environment))?.credentials.secretAccessKey,
+        XCTAssertEqual(s3(try load(["--secret-access-key-file", optionFile], environment: environment))?.credentials.staticKeys?.secretAccessKey,
                        "from-option-file")
 
         var both = environment
@@ -141,7 +145,7 @@ final class ConfigurationTests: XCTestCase {
                        "unknown option --secret-access-key; see --help")
 
         let fileWithSecret = try writeFile("url = s3://b\naccess_key_id = AKIDCONF\nsecret_access_key_file = \(secretFile)\n")
-        XCTAssertEqual(s3(try load(["--config", fileWithSecret]))?.credentials.secretAccessKey, "s3cr3t-from-file")
+        XCTAssertEqual(s3(try load(["--config", fileWithSecret]))?.credentials.staticKeys?.secretAccessKey, "s3cr3t-from-file")
 
         for text in [conflict, unreadableMessage] {
             XCTAssertFalse(text.contains("s3cr3t") || text.contains("plain-secret-value") || text.contains("token-value"), text)
@@ -149,7 +153,7 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testMissingAndInvalidSettingsNameTheSetting() throws {
-        XCTAssertEqual(message { try self.load(environment: ["WAL_ARCHIVE_URL": "s3://b"]) },
+        XCTAssertEqual(message { try self.load(environment: ["WAL_ARCHIVE_URL": "s3://b", "AWS_SECRET_ACCESS_KEY": "s"]) },
                        "AWS_ACCESS_KEY_ID is not set; set it (AWS_ACCESS_KEY_ID, AWS_ACCESS_KEY_ID_FILE, --access-key-id, "
                        + "--access-key-id-file, `access_key_id` in the config file) to the access key of the bucket's credentials")
         XCTAssertTrue(message { try self.load(environment: ["WAL_ARCHIVE_URL": "s3://b", "AWS_ACCESS_KEY_ID": "a"]) }

@@ -46,7 +46,7 @@ final class SigV4Tests: XCTestCase {
                 matched += 1
             } else {
                 XCTAssertTrue(testCase.normalize, testCase.name)
-                XCTAssertNotEqual(sign(testCase, normalizePath: false).signature, testCase.expectedSignature, testCase.name)
+                XCTAssertNotEqual(try sign(testCase, normalizePath: false).signature, testCase.expectedSignature, testCase.name)
                 refused += 1
             }
         }
@@ -57,13 +57,13 @@ final class SigV4Tests: XCTestCase {
     func testSigningKeyCacheFollowsTheDate() throws {
         let testCase = try Self.loadCase("s3-examples/get-object-range")
         let signer = SigV4Signer(credentials: testCase.credentials, region: "us-east-1")
-        let first = signer.sign(testCase.request, at: testCase.time).signature
-        let nextDay = signer.sign(testCase.request, at: UTCTime(secondsSinceEpoch: testCase.time.secondsSinceEpoch + 86_400))
+        let first = try signer.sign(testCase.request, at: testCase.time).signature
+        let nextDay = try signer.sign(testCase.request, at: UTCTime(secondsSinceEpoch: testCase.time.secondsSinceEpoch + 86_400))
         XCTAssertNotEqual(nextDay.signature, first)
-        XCTAssertEqual(SigV4Signer(credentials: testCase.credentials, region: "us-east-1")
+        XCTAssertEqual(try SigV4Signer(credentials: testCase.credentials, region: "us-east-1")
             .sign(testCase.request, at: UTCTime(secondsSinceEpoch: testCase.time.secondsSinceEpoch + 86_400)).signature,
             nextDay.signature)
-        XCTAssertEqual(signer.sign(testCase.request, at: testCase.time).signature, first)
+        XCTAssertEqual(try signer.sign(testCase.request, at: testCase.time).signature, first)
     }
 
     func testUnsignedPayloadAndSessionTokenHeaders() throws {
@@ -71,7 +71,7 @@ final class SigV4Tests: XCTestCase {
         let signer = SigV4Signer(credentials: credentials, region: "eu-west-1")
         let request = SigV4Signer.Request(method: "PUT", path: "/bucket/a b+c", headers: [("host", "h")],
                                           payloadHash: SigV4Signer.unsignedPayload)
-        let signed = signer.sign(request, at: UTCTime(secondsSinceEpoch: 0))
+        let signed = try signer.sign(request, at: UTCTime(secondsSinceEpoch: 0))
         XCTAssertEqual(signed.encodedPath, "/bucket/a%20b%2Bc")
         XCTAssertTrue(signed.canonicalRequest.hasSuffix("\nhost;x-amz-content-sha256;x-amz-date;x-amz-security-token\nUNSIGNED-PAYLOAD"))
         let added = Dictionary(uniqueKeysWithValues: signed.addedHeaders.map { ($0.name, $0.value) })
@@ -83,10 +83,10 @@ final class SigV4Tests: XCTestCase {
 
     // MARK: - Running one case
 
-    private func sign(_ testCase: SigningCase, normalizePath: Bool) -> SigV4Signer.Signature {
+    private func sign(_ testCase: SigningCase, normalizePath: Bool) throws -> SigV4Signer.Signature {
         let signer = SigV4Signer(credentials: testCase.credentials, region: testCase.region, service: testCase.service,
                                  normalizePath: normalizePath)
-        return signer.sign(testCase.request, at: testCase.time, sendContentHash: testCase.signBody,
+        return try signer.sign(testCase.request, at: testCase.time, sendContentHash: testCase.signBody,
                            signSessionToken: !testCase.omitSessionToken)
     }
 
@@ -94,7 +94,7 @@ final class SigV4Tests: XCTestCase {
     /// comparison shows every part that differs.
     private func assertMatches(_ testCase: SigningCase, normalizePath: Bool,
                                file: StaticString = #filePath, line: UInt = #line) throws {
-        let signed = sign(testCase, normalizePath: normalizePath)
+        let signed = try sign(testCase, normalizePath: normalizePath)
         var expected = ["canonical request": testCase.expectedCanonicalRequest,
                         "string to sign": testCase.expectedStringToSign, "signature": testCase.expectedSignature]
         var actual = ["canonical request": signed.canonicalRequest, "string to sign": signed.stringToSign,

@@ -13,6 +13,11 @@ enum CommandHelp {
           --access-key-id ID           (AWS_ACCESS_KEY_ID); --access-key-id-file FILE (AWS_ACCESS_KEY_ID_FILE)
           --secret-access-key-file F   (AWS_SECRET_ACCESS_KEY, AWS_SECRET_ACCESS_KEY_FILE)
           --session-token-file FILE    (AWS_SESSION_TOKEN, AWS_SESSION_TOKEN_FILE)
+          --profile NAME               profile of ~/.aws/credentials and ~/.aws/config (AWS_PROFILE)
+          --credentials-cache DIR      temporary credentials kept here, `none`: not kept
+                                       (WAL_ARCHIVE_CREDENTIALS_CACHE; default ~/.cache/wal-archive/credentials)
+          --sse AES256|aws:kms         server-side encryption (WAL_ARCHIVE_SSE); --sse-kms-key-id KEY (WAL_ARCHIVE_SSE_KMS_KEY_ID)
+          --sse-c-key-file FILE        SSE-C with the 256-bit key in FILE, HTTPS only (WAL_ARCHIVE_SSE_C_KEY_FILE)
           --compression ALG[:LEVEL]    zstd, gzip or none (WAL_ARCHIVE_COMPRESSION; default zstd)
           --legacy-flat-layout[=BOOL]  also search <prefix>/<file> (WAL_ARCHIVE_LEGACY_FLAT_LAYOUT)
           --storage-class CLASS        (WAL_ARCHIVE_STORAGE_CLASS)

@@ -82,16 +82,13 @@ public struct Configuration: Sendable, Equatable {
         if let value = try resolver.value(.endpoint) {
             endpoint = try Self.endpoint(value)
         }
-        let region = try resolver.value(.region)?.value ?? defaultRegion
-        guard let accessKey = try resolver.value(.accessKeyID) else {
-            throw .missingSetting(name: "AWS_ACCESS_KEY_ID", howToSet: ConfigurationSetting.accessKeyID.howToSet,
-                                  purpose: "the access key of the bucket's credentials")
-        }
-        guard let secretKey = try resolver.value(.secretAccessKey) else {
-            throw .missingSetting(name: "AWS_SECRET_ACCESS_KEY", howToSet: ConfigurationSetting.secretAccessKey.howToSet,
-                                  purpose: "the secret key of the bucket's credentials")
-        }
-        let sessionToken = try resolver.value(.sessionToken)?.value
+        let files = try SharedCredentialsFiles(environment: resolver.environment)
+        // As with the SDKs, a region set nowhere else comes from the profile's config.
+        let profileName = try resolver.value(.profile)?.value ?? "default"
+        let region = try resolver.value(.region)?.value ?? nonEmpty(files.profile(profileName)?["region"]?.value)
+            ?? defaultRegion
+        let credentials = try CredentialChain.resolve(resolver: resolver, environment: resolver.environment, files: files,
+                                                      region: region)
         let pathStyle = try resolver.boolean(.pathStyle) ?? endpoint.map(Self.cannotUseVirtualHosts) ?? false
         var caBundle: String?
         if let value = try resolver.value(.caBundle) {
@@ -104,13 +101,65 @@ public struct Configuration: Sendable, Equatable {
                                   credentials: .init(accessKeyID: "", secretAccessKey: ""))
         return S3Settings(
             bucket: bucket, endpoint: endpoint, region: region,
-            credentials: .init(accessKeyID: accessKey.value, secretAccessKey: secretKey.value, sessionToken: sessionToken),
+            credentials: credentials,
             pathStyle: pathStyle, caBundlePath: caBundle,
             unsignedPayload: try resolver.boolean(.unsignedPayload) ?? false,
             connectTimeoutSeconds: try resolver.positiveInteger(.connectTimeout) ?? defaults.connectTimeoutSeconds,
             lowSpeedTimeoutSeconds: try resolver.positiveInteger(.lowSpeedTimeout) ?? defaults.lowSpeedTimeoutSeconds,
             retryBudgetSeconds: try resolver.positiveInteger(.retryBudget) ?? defaults.retryBudgetSeconds,
-            maxAttempts: try resolver.positiveInteger(.maxAttempts) ?? defaults.maxAttempts)
+            maxAttempts: try resolver.positiveInteger(.maxAttempts) ?? defaults.maxAttempts,
+            credentialsCacheDirectory: try credentialsCache(resolver),
+            serverSideEncryption: try serverSideEncryption(resolver, endpoint: endpoint))
+    }
+
+    /// `WAL_ARCHIVE_CREDENTIALS_CACHE`: an absolute directory, `none`, or the per-user default.
+    private static func credentialsCache(_ resolver: SettingResolver) throws(ConfigurationError) -> String? {
+        guard let value = try resolver.value(.credentialsCache) else {
+            return CredentialsCache.defaultDirectory(environment: resolver.environment)
+        }
+        if value.value == "none" { return nil }
+        guard value.value.hasPrefix("/") else {
+            throw .invalidValue(origin: value.origin, shown: value.value, expected: "an absolute directory, or none")
+        }
+        return value.value
+    }
+
+    private static func serverSideEncryption(_ resolver: SettingResolver, endpoint: String?)
+        throws(ConfigurationError) -> ServerSideEncryption? {
+        let mode = try resolver.value(.sse)
+        let kmsKey = try resolver.value(.sseKMSKeyID)
+        let customerKeyFile = try resolver.value(.sseCKeyFile)
+        if let customerKeyFile {
+            if let mode {
+                throw .conflictingSettings(mode.origin, customerKeyFile.origin)
+            }
+            // S3 refuses customer keys over plain HTTP; sending one there would also show it
+            // to anyone on the path.
+            guard endpoint.map({ $0.lowercased().hasPrefix("https://") }) ?? true else {
+                throw .invalidValue(origin: customerKeyFile.origin, shown: nil,
+                                    expected: "an https:// endpoint: an SSE-C key is never sent over plain HTTP")
+            }
+            return .customerKey(try KeyFile.read(customerKeyFile, purpose: "a 256-bit SSE-C key: 64 hex digits or 32 bytes"))
+        }
+        guard let mode else {
+            if let kmsKey {
+                throw .invalidValue(origin: kmsKey.origin, shown: kmsKey.value,
+                                    expected: "a key used with WAL_ARCHIVE_SSE=aws:kms, which is not set")
+            }
+            return nil
+        }
+        switch mode.value.lowercased() {
+        case "aes256":
+            if let kmsKey {
+                throw .invalidValue(origin: kmsKey.origin, shown: kmsKey.value,
+                                    expected: "a key used with WAL_ARCHIVE_SSE=aws:kms, not AES256")
+            }
+            return .s3Managed
+        case "aws:kms":
+            return .kms(keyID: kmsKey?.value)
+        default:
+            throw .invalidValue(origin: mode.origin, shown: mode.value, expected: "AES256 or aws:kms")
+        }
     }
 
     /// `algorithm[:level]`; the algorithm's default level when none is given.

@@ -12,6 +12,8 @@ public enum ConfigurationError: Error, Sendable, Equatable {
     case unreadableConfigFile(path: String, reason: String)
     case configFileSyntax(path: String, line: Int, detail: String)
     case unknownConfigKey(path: String, line: Int, key: String)
+    /// No source of the credential chain is configured; `tried` says what was looked at.
+    case noCredentials(tried: String)
 
     public var message: String {
         switch self {
@@ -39,6 +41,8 @@ public enum ConfigurationError: Error, Sendable, Equatable {
             return "config file \(path) line \(line): \(detail); fix the line"
         case .unknownConfigKey(let path, let line, let key):
             return "config file \(path) line \(line): unknown key `\(key)`; see docs/configuration.md for the keys"
+        case .noCredentials(let tried):
+            return "no AWS credentials found: \(tried); see docs/credentials.md"
         }
     }
 }

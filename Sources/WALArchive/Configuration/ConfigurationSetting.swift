@@ -3,7 +3,8 @@
 /// `environmentNames`), then config file, then the default.
 public enum ConfigurationSetting: String, CaseIterable, Sendable {
     case url, endpoint, region, pathStyle, caBundle
-    case accessKeyID, secretAccessKey, sessionToken
+    case accessKeyID, secretAccessKey, sessionToken, profile, credentialsCache
+    case sse, sseKMSKeyID, sseCKeyFile
     case compression, legacyFlatLayout, storageClass, unsignedPayload
     case connectTimeout, lowSpeedTimeout, retryBudget, maxAttempts
     case prefetch, pushAhead
@@ -21,6 +22,11 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .accessKeyID: return "access-key-id"
         case .secretAccessKey: return "secret-access-key"
         case .sessionToken: return "session-token"
+        case .profile: return "profile"
+        case .credentialsCache: return "credentials-cache"
+        case .sse: return "sse"
+        case .sseKMSKeyID: return "sse-kms-key-id"
+        case .sseCKeyFile: return "sse-c-key-file"
         case .compression: return "compression"
         case .legacyFlatLayout: return "legacy-flat-layout"
         case .storageClass: return "storage-class"
@@ -48,6 +54,11 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .accessKeyID: return ["AWS_ACCESS_KEY_ID"]
         case .secretAccessKey: return ["AWS_SECRET_ACCESS_KEY"]
         case .sessionToken: return ["AWS_SESSION_TOKEN"]
+        case .profile: return ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]
+        case .credentialsCache: return ["WAL_ARCHIVE_CREDENTIALS_CACHE"]
+        case .sse: return ["WAL_ARCHIVE_SSE"]
+        case .sseKMSKeyID: return ["WAL_ARCHIVE_SSE_KMS_KEY_ID"]
+        case .sseCKeyFile: return ["WAL_ARCHIVE_SSE_C_KEY_FILE"]
         case .compression: return ["WAL_ARCHIVE_COMPRESSION"]
         case .legacyFlatLayout: return ["WAL_ARCHIVE_LEGACY_FLAT_LAYOUT"]
         case .storageClass: return ["WAL_ARCHIVE_STORAGE_CLASS"]

@@ -64,7 +64,9 @@ final class CurlClient {
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
-    init(lowSpeedTimeoutSeconds: Int, caBundlePath: String?) throws(StorageError) {
+    /// `bypassesProxy`: for link-local metadata endpoints, which a proxy from `http_proxy`
+    /// cannot reach (and must not see the credentials they hand out).
+    init(lowSpeedTimeoutSeconds: Int, caBundlePath: String?, bypassesProxy: Bool = false) throws(StorageError) {
         guard curlGlobalInitialization == 0 else {
             throw .unavailable(detail: "libcurl could not be initialised (error \(curlGlobalInitialization))")
         }
@@ -82,6 +84,9 @@ final class CurlClient {
         }
         if result == CURLE_OK {
             result = walarchive_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        }
+        if result == CURLE_OK, bypassesProxy {
+            result = walarchive_curl_setopt_string(handle, CURLOPT_NOPROXY, "*")
         }
         if result == CURLE_OK, let caBundlePath {
             result = walarchive_curl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath)

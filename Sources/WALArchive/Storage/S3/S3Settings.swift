@@ -1,7 +1,9 @@
 /// Everything needed to reach one S3 bucket. Built by `Configuration` from options,
 /// environment and config file; consumed by `S3Store`.
 public struct S3Settings: Sendable, Equatable {
-    public struct Credentials: Sendable, Equatable {
+    /// One set of keys. Its description shows the access key ID only, so that printing a
+    /// value that holds it (a failed test's assertion, a debug line) cannot show a secret.
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
         public var accessKeyID: String
         public var secretAccessKey: String
         public var sessionToken: String?
@@ -11,6 +13,12 @@ public struct S3Settings: Sendable, Equatable {
             self.secretAccessKey = secretAccessKey
             self.sessionToken = sessionToken
         }
+
+        public var description: String {
+            "Credentials(\(accessKeyID), secret not shown" + (sessionToken == nil ? ")" : ", with a session token)")
+        }
+
+        public var customMirror: Mirror { Mirror(reflecting: description) }
     }
 
     /// AWS's regional endpoint, used when no endpoint is configured.
@@ -23,7 +31,11 @@ public struct S3Settings: Sendable, Equatable {
     /// `http://127.0.0.1:9000`; nil means AWS's regional endpoint.
     public var endpoint: String?
     public var region: String
-    public var credentials: Credentials
+    /// Where the keys come from (`CredentialChain`); fetched on first use.
+    public var credentials: CredentialSource
+    /// Temporary credentials are kept here between processes; nil: not kept.
+    public var credentialsCacheDirectory: String?
+    public var serverSideEncryption: ServerSideEncryption?
     /// Path-style (`endpoint/bucket/key`) instead of virtual-hosted (`bucket.endpoint/key`).
     public var pathStyle: Bool
     /// PEM bundle for private endpoints; nil uses the system's trust store.
@@ -40,14 +52,17 @@ public struct S3Settings: Sendable, Equatable {
     /// (about 20 attempts in 60 s when every one fails at once).
     public var maxAttempts: Int
 
-    public init(bucket: String, endpoint: String?, region: String, credentials: Credentials,
+    public init(bucket: String, endpoint: String?, region: String, credentials: CredentialSource,
                 pathStyle: Bool = false, caBundlePath: String? = nil, unsignedPayload: Bool = false,
                 connectTimeoutSeconds: Int = 10, lowSpeedTimeoutSeconds: Int = 30,
-                retryBudgetSeconds: Int = 60, maxAttempts: Int = 100) {
+                retryBudgetSeconds: Int = 60, maxAttempts: Int = 100, credentialsCacheDirectory: String? = nil,
+                serverSideEncryption: ServerSideEncryption? = nil) {
         self.bucket = bucket
         self.endpoint = endpoint
         self.region = region
         self.credentials = credentials
+        self.credentialsCacheDirectory = credentialsCacheDirectory
+        self.serverSideEncryption = serverSideEncryption
         self.pathStyle = pathStyle
         self.caBundlePath = caBundlePath
         self.unsignedPayload = unsignedPayload

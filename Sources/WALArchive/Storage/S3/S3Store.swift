@@ -27,7 +27,11 @@ public final class S3Store: ObjectStore {
         self.settings = settings
         clock = ServerClock(localNow: localClock)
         endpoint = try Endpoint(settings: settings)
-        signer = SigV4Signer(credentials: settings.credentials, region: settings.region)
+        let provider = CredentialsProviders.provider(
+            for: settings.credentials,
+            context: .init(region: settings.region, caBundlePath: settings.caBundlePath,
+                           cacheDirectory: settings.credentialsCacheDirectory))
+        signer = SigV4Signer(provider: provider, region: settings.region)
         client = try CurlClient(lowSpeedTimeoutSeconds: settings.lowSpeedTimeoutSeconds, caBundlePath: settings.caBundlePath)
         retryPolicy = RetryPolicy(maxAttempts: settings.maxAttempts, budgetSeconds: settings.retryBudgetSeconds)
         location = "s3://\(settings.bucket) at \(endpoint.scheme)://\(endpoint.authority)"
@@ -40,6 +44,7 @@ public final class S3Store: ObjectStore {
         var headers: [(name: String, value: String)] = [("content-length", String(request.length))]
         if request.ifAbsent { headers.append(("if-none-match", "*")) }
         if let storageClass = request.storageClass { headers.append(("x-amz-storage-class", storageClass)) }
+        headers += settings.serverSideEncryption?.uploadHeaders ?? []
         for (name, value) in request.metadata.sorted(by: { $0.key < $1.key }) {
             guard !(name + value).contains(where: { $0 == "\r" || $0 == "\n" }) else {
                 throw .rejected(status: 0, code: "InvalidMetadata",
@@ -73,13 +78,14 @@ public final class S3Store: ObjectStore {
             },
             write: { bytes throws(StorageError) in try damage.deliver(bytes, to: sink) },
             end: { () throws(StorageError) in try damage.end(sink) })
-        let response = try exchange(.get, key: key, stream: stream, damage: damage)
+        let response = try exchange(.get, key: key, headers: settings.serverSideEncryption?.readHeaders ?? [], stream: stream,
+                                    damage: damage)
         guard (200..<300).contains(response.head.status) else { throw failure(response, key: key) }
         return info
     }
 
     public func head(key: String) throws(StorageError) -> ObjectInfo? {
-        let response = try exchange(.head, key: key)
+        let response = try exchange(.head, key: key, headers: settings.serverSideEncryption?.readHeaders ?? [])
         switch response.head.status {
         case 200..<300: return Self.objectInfo(key: key, head: response.head)
         case 404: return nil
@@ -181,13 +187,14 @@ public final class S3Store: ObjectStore {
         let target = endpoint.target(key: key)
         var attempt = 0
         var clockCorrected = false
+        var renewedCredentials = false
         while true {
             attempt += 1
             attempts += 1
             let timeout = retryPolicy.attemptTimeoutMilliseconds(elapsedMilliseconds: elapsed.elapsedMilliseconds)
             let connectTimeout = min(settings.connectTimeoutSeconds * 1_000, timeout)
             let signedAt = clock.now()
-            let signature = signer.sign(
+            let signature = try signer.sign(
                 SigV4Signer.Request(method: method.rawValue, path: target.path, query: bucketQuery,
                                     headers: [("host", target.host)] + headers, payloadHash: payloadHash),
                 at: signedAt)
@@ -204,6 +211,15 @@ public final class S3Store: ObjectStore {
                 // and once (a refusal only ever streams nothing to the sink). Not an attempt.
                 if !clockCorrected, clock.learn(from: response, signedAt: signedAt) {
                     clockCorrected = true
+                    attempt -= 1
+                    continue
+                }
+                // Temporary keys revoked or expired before the time they gave: fetch new ones
+                // once (a cached copy may outlive a role's session being revoked).
+                if !renewedCredentials, Self.mayBeExpiredToken(response, method: method),
+                   !(signer.provider is StaticCredentialsProvider) {
+                    renewedCredentials = true
+                    signer.provider.invalidate()
                     attempt -= 1
                     continue
                 }
@@ -240,6 +256,13 @@ public final class S3Store: ObjectStore {
         guard response.head.status == 400 else { return nil }
         let code = S3ErrorBody(xml: response.body).code
         return ["XAmzContentSHA256Mismatch", "BadDigest", "IncompleteBody"].contains(code) ? code : nil
+    }
+
+    /// S3 says so in the error body; a HEAD's answer has none, so its 400 or 403 may mean it too.
+    private static func mayBeExpiredToken(_ response: CurlClient.Response, method: CurlClient.Method) -> Bool {
+        guard response.head.status == 400 || response.head.status == 403 else { return false }
+        if method == .head && response.body.isEmpty { return true }
+        return ["ExpiredToken", "TokenRefreshRequired"].contains(S3ErrorBody(xml: response.body).code)
     }
 
     /// Throttling, server trouble and S3's own "try again" codes; nil when the answer is final.

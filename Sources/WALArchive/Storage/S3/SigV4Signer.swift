@@ -42,27 +42,37 @@ public final class SigV4Signer {
     public static let unsignedPayload = "UNSIGNED-PAYLOAD"
     public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    private let credentials: S3Settings.Credentials
+    public let provider: any CredentialsProvider
     private let region: String
     private let service: String
     private let normalizePath: Bool
     private var cachedKeyDate = ""
+    private var cachedKeySecret = ""
     private var cachedKey: [UInt8] = []
 
-    public init(credentials: S3Settings.Credentials, region: String, service: String = "s3",
-                normalizePath: Bool = false) {
-        self.credentials = credentials
+    /// Signs with the keys `provider` hands out at each signature (temporary keys change).
+    public init(provider: any CredentialsProvider, region: String, service: String = "s3", normalizePath: Bool = false) {
+        self.provider = provider
         self.region = region
         self.service = service
         self.normalizePath = normalizePath
+    }
+
+    /// Signs with fixed keys.
+    public convenience init(credentials: S3Settings.Credentials, region: String, service: String = "s3",
+                            normalizePath: Bool = false) {
+        self.init(provider: StaticCredentialsProvider(credentials), region: region, service: service,
+                  normalizePath: normalizePath)
     }
 
     /// - Parameters:
     ///   - sendContentHash: add and sign `x-amz-content-sha256` (S3 requires it).
     ///   - signSessionToken: sign `x-amz-security-token`; when false it is still sent,
     ///     added after signing (some STS flows).
+    /// - Throws: when the provider cannot produce keys (STS or metadata refused or unreachable).
     public func sign(_ request: Request, at time: UTCTime, sendContentHash: Bool = true,
-                     signSessionToken: Bool = true) -> Signature {
+                     signSessionToken: Bool = true) throws(StorageError) -> Signature {
+        let credentials = try provider.credentials()
         let timestamp = time.basicISO8601
         let dateStamp = time.dateStamp
         var signed = request.headers
@@ -82,7 +92,8 @@ public final class SigV4Signer {
         let scope = "\(dateStamp)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope,
                             SHA256Hasher.hash(canonicalRequest.utf8).hexString].joined(separator: "\n")
-        let signature = HMACSHA256.authenticate(stringToSign.utf8, key: signingKey(dateStamp: dateStamp)).hexString
+        let signature = HMACSHA256.authenticate(stringToSign.utf8, key: signingKey(dateStamp: dateStamp,
+                                                                                  secret: credentials.secretAccessKey)).hexString
 
         var added: [(name: String, value: String)] = [(name: "x-amz-date", value: timestamp)]
         if sendContentHash {
@@ -98,14 +109,16 @@ public final class SigV4Signer {
                          addedHeaders: added, encodedPath: encodedPath, encodedQuery: encodedQuery)
     }
 
-    /// The derived key changes once a day; one HMAC chain per day instead of per request.
-    private func signingKey(dateStamp: String) -> [UInt8] {
-        if dateStamp == cachedKeyDate { return cachedKey }
-        var key = HMACSHA256.authenticate(dateStamp.utf8, key: Array(("AWS4" + credentials.secretAccessKey).utf8))
+    /// The derived key changes once a day, and with the keys; one HMAC chain per day and
+    /// key instead of per request.
+    private func signingKey(dateStamp: String, secret: String) -> [UInt8] {
+        if dateStamp == cachedKeyDate && secret == cachedKeySecret { return cachedKey }
+        var key = HMACSHA256.authenticate(dateStamp.utf8, key: Array(("AWS4" + secret).utf8))
         for part in [region, service, "aws4_request"] {
             key = HMACSHA256.authenticate(part.utf8, key: key)
         }
         cachedKeyDate = dateStamp
+        cachedKeySecret = secret
         cachedKey = key
         return key
     }
