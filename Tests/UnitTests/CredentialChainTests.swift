@@ -230,3 +230,41 @@ final class CredentialChainTests: XCTestCase {
         }
     }
 }
+
+/// The permission check `wal-archive check` reports from.
+final class SecretFileAuditTests: XCTestCase {
+    func testFilesHoldingSecretsOrSettingsOpenToGroupOrOthersAreReported() throws {
+        let directory = try makeTemporaryDirectory(self)
+        func file(_ name: String, _ mode: Int) throws -> String {
+            let path = directory + "/" + name
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+            return path
+        }
+        let secret = try file("secret", 0o644)
+        let privateKey = try file("key-id", 0o600)
+        let sseKey = try file("sse-c", 0o640)
+        let token = try file("token", 0o604)
+        let config = try file("wal-archive.conf", 0o666)
+        try "url = s3://b\nsession_token_file = \(secret)\n".write(toFile: config, atomically: false, encoding: .utf8)
+        let home = directory + "/home"
+        try FileManager.default.createDirectory(atPath: home + "/.aws", withIntermediateDirectories: true)
+        let credentials = home + "/.aws/credentials"
+        XCTAssertTrue(FileManager.default.createFile(atPath: credentials, contents: Data(), attributes: [.posixPermissions: 0o644]))
+        let cache = home + "/.cache/wal-archive/credentials"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+
+        let warnings = SecretFileAudit.warnings(
+            options: try CommandLineOptions.parse(["--config", config, "--sse-c-key-file", sseKey, "--access-key-id-file", privateKey]),
+            environment: ["HOME": home, "AWS_SECRET_ACCESS_KEY_FILE": secret, "AWS_WEB_IDENTITY_TOKEN_FILE": token])
+        XCTAssertEqual(warnings.map(\.path), [config, secret, sseKey, credentials, token, cache])
+        XCTAssertEqual(warnings.map(\.mode), [0o666, 0o644, 0o640, 0o644, 0o604, 0o755])
+        XCTAssertEqual(warnings[1].purpose, "secret key (AWS_SECRET_ACCESS_KEY_FILE)")
+        XCTAssertEqual(warnings[1].description,
+                       "\(secret) (secret key (AWS_SECRET_ACCESS_KEY_FILE)) has mode 644, open to its group and others; "
+                       + "run `chmod 600 \(secret)` (owner: the user PostgreSQL runs as)")
+        XCTAssertTrue(warnings[5].description.contains("chmod go= \(cache)"), warnings[5].description)
+        XCTAssertNil(SecretFileAudit.check(privateKey, purpose: "key"))
+        XCTAssertNil(SecretFileAudit.check(directory + "/absent", purpose: "key"))
+    }
+}
