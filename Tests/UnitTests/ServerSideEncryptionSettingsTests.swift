@@ -51,7 +51,7 @@ final class ServerSideEncryptionSettingsTests: XCTestCase {
     func testCustomerKeysFromFilesOnlyOverHTTPSAndNeverShown() throws {
         let hex = String(repeating: "0123456789abcdef", count: 4)
         let fromHex = try encryption([], ["WAL_ARCHIVE_SSE_C_KEY_FILE": try keyFile(Array((hex + "\n").utf8))])
-        XCTAssertEqual(fromHex, .customerKey(try XCTUnwrap(ServerSideEncryption.CustomerKey(key: KeyFile.hexDecode(Array(hex.utf8)) ?? []))))
+        XCTAssertEqual(fromHex, .customerKey(try XCTUnwrap(ServerSideEncryption.CustomerKey(key: Hex.decode(Array(hex.utf8)) ?? []))))
         let raw: [UInt8] = (0..<32).map { UInt8($0) }
         XCTAssertEqual(try encryption(["--sse-c-key-file", try keyFile(raw)]), .customerKey(try XCTUnwrap(ServerSideEncryption.CustomerKey(key: raw))))
 
