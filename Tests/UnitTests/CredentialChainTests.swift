@@ -216,6 +216,25 @@ final class CredentialChainTests: XCTestCase {
         XCTAssertThrowsError(try CredentialChain.stsEndpoint(environment: ["AWS_ENDPOINT_URL_STS": "sts.internal"], region: "x"))
     }
 
+    /// Local records (push-ahead, prefetch, hints) are tied to the store's identity; with
+    /// temporary keys it names the role, so renewing the keys keeps them valid.
+    func testTheStoreIdentityNamesTheRoleNotTheChangingKeys() throws {
+        let role = WebIdentityRole(roleARN: "arn:aws:iam::1:role/web", sessionName: nil, tokenFile: "/t", stsEndpoint: "https://sts",
+                                   origin: "test")
+        func tag(_ source: CredentialSource) -> String {
+            StoreIdentity(destination: .s3(S3Settings(bucket: "b", endpoint: nil, region: "eu-west-1", credentials: source)),
+                          prefix: "p").tag
+        }
+        XCTAssertEqual(CredentialSource.webIdentity(role).principal, "web identity arn:aws:iam::1:role/web")
+        var otherRole = role
+        otherRole.roleARN = "arn:aws:iam::1:role/other"
+        XCTAssertNotEqual(tag(.webIdentity(role)), tag(.webIdentity(otherRole)))
+        XCTAssertEqual(tag(.keys(.init(accessKeyID: "AKID", secretAccessKey: "one"), origin: "a")),
+                       tag(.keys(.init(accessKeyID: "AKID", secretAccessKey: "two"), origin: "b")))
+        XCTAssertNotEqual(tag(.keys(.init(accessKeyID: "AKID", secretAccessKey: "s"), origin: "a")),
+                          tag(.keys(.init(accessKeyID: "AKID2", secretAccessKey: "s"), origin: "a")))
+    }
+
     /// Secrets can only come from the environment, a file or the config file: none has a
     /// command-line option, so none can reach `ps`, the process title, or the command line the
     /// prefetch worker is started with (the caller's own arguments again).

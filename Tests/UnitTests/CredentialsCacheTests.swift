@@ -121,16 +121,7 @@ final class CredentialsCacheTests: XCTestCase {
         XCTAssertTrue(String(describing: keys).contains("AKIDSHOWN"))
     }
 
-    func testParsersOfTheCredentialAnswers() throws {
-        let document = try CredentialsJSON(parsing: Array("""
-            {"Code" : "Success", "LastUpdated":"2026-11-28T06:00:00Z", "Type":"AWS-HMAC", "AccessKeyId":"ASIA\\u0041",
-             "SecretAccessKey":"s\\/e\\"c", "Token":"t", "Expiration":"2026-11-28T12:00:00Z", "Nested": {"a": [1, 2.5e3, true, null]}}
-            """.utf8))
-        XCTAssertEqual(document["AccessKeyId"], "ASIAA")
-        XCTAssertEqual(document["SecretAccessKey"], "s/e\"c")
-        for malformed in ["", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":\"x\"} trailing", "{\"a\":tru}"] {
-            XCTAssertThrowsError(try CredentialsJSON(parsing: Array(malformed.utf8)), malformed)
-        }
+    func testExpirationsInTheFormsTheEndpointsWriteThem() throws {
         let noon = UTCTime(secondsSinceEpoch: 1_795_867_200)
         XCTAssertEqual(noon.extendedISO8601, "2026-11-28T12:00:00Z")
         XCTAssertEqual(UTCTime(iso8601: "2026-11-28T12:00:00Z"), noon)

@@ -92,13 +92,6 @@ public struct UTCTime: Sendable, Equatable, Comparable {
         String(basicISO8601.prefix(8))
     }
 
-    /// `2015-08-30T12:36:00Z`.
-    public var extendedISO8601: String {
-        let basic = Array(basicISO8601)
-        return String(basic[0..<4]) + "-" + String(basic[4..<6]) + "-" + String(basic[6..<8]) + "T"
-            + String(basic[9..<11]) + ":" + String(basic[11..<13]) + ":" + String(basic[13..<15]) + "Z"
-    }
-
     /// `2015-08-30`, the date partition of archive keys.
     public var calendarDate: String {
         let t = fields

@@ -1,11 +1,12 @@
 /// Which store, exactly, a configuration reaches: the backend with everything that decides what
-/// a request sees (endpoint, bucket, region, the access key id in use — never the secret), and
+/// a request sees (endpoint, bucket, region, the credentials' principal — the access key id of
+/// static keys, the role of temporary ones, never a secret), and
 /// the key prefix. Every local record kept between calls (push-ahead records, prefetched files,
 /// locator hints, the cached archive identity) carries its `tag`, so state made for one store is
 /// never trusted for another: change any of these and the old state simply stops matching.
 public struct StoreIdentity: Sendable, Equatable, CustomStringConvertible {
     public enum Backend: Sendable, Equatable {
-        case s3(endpoint: String, bucket: String, region: String, accessKeyID: String)
+        case s3(endpoint: String, bucket: String, region: String, principal: String)
         case directory(root: String)
     }
 
@@ -23,7 +24,7 @@ public struct StoreIdentity: Sendable, Equatable, CustomStringConvertible {
         case .s3(let settings):
             self.init(backend: .s3(endpoint: settings.endpoint ?? S3Settings.awsEndpoint(region: settings.region),
                                    bucket: settings.bucket, region: settings.region,
-                                   accessKeyID: settings.credentials.accessKeyID),
+                                   principal: settings.credentials.principal),
                       prefix: prefix)
         case .directory(let root):
             self.init(backend: .directory(root: root), prefix: prefix)
@@ -68,8 +69,8 @@ public struct StoreIdentity: Sendable, Equatable, CustomStringConvertible {
     public var tag: String {
         let fields: [String]
         switch backend {
-        case .s3(let endpoint, let bucket, let region, let accessKeyID):
-            fields = ["s3", endpoint, bucket, region, accessKeyID, prefix]
+        case .s3(let endpoint, let bucket, let region, let principal):
+            fields = ["s3", endpoint, bucket, region, principal, prefix]
         case .directory(let root):
             fields = ["directory", root, prefix]
         }

@@ -41,9 +41,9 @@ struct ContainerCredentials: TemporaryCredentialsSource {
                 continue
             }
             let status = response.head.status
-            let document = try? CredentialsJSON(parsing: response.body)
+            let document = Self.members(response.body)
             guard (200..<300).contains(status) else {
-                let message = SecurityTokenService.scrub(document?["message"] ?? document?["Message"] ?? "", secrets)
+                let message = SecurityTokenService.scrub(Self.string(document?["message"] ?? document?["Message"]) ?? "", secrets)
                 let problem = "HTTP \(status)" + (message.isEmpty ? "" : ": \(message)")
                 if status >= 500 || status == 429 {
                     lastProblem = problem
@@ -57,20 +57,32 @@ struct ContainerCredentials: TemporaryCredentialsSource {
         throw .unavailable(detail: "\(name) did not answer: \(lastProblem)")
     }
 
+    /// The members of a JSON object, or nil for anything else.
+    static func members(_ bytes: [UInt8]) -> [String: JSONValue]? {
+        guard case .object(let members)? = try? JSONValue(parsing: bytes) else { return nil }
+        return members
+    }
+
+    static func string(_ value: JSONValue?) -> String? {
+        guard case .string(let text)? = value else { return nil }
+        return text
+    }
+
     /// The answer of the container endpoint and of EC2 metadata (same member names).
-    static func credentials(in document: CredentialsJSON, from name: String) throws(StorageError) -> TemporaryCredentials {
-        guard let accessKey = nonEmpty(document["AccessKeyId"]), let secret = nonEmpty(document["SecretAccessKey"]) else {
+    static func credentials(in document: [String: JSONValue], from name: String) throws(StorageError) -> TemporaryCredentials {
+        guard let accessKey = nonEmpty(string(document["AccessKeyId"])),
+              let secret = nonEmpty(string(document["SecretAccessKey"])) else {
             throw .invalidResponse(detail: "\(name) answered without AccessKeyId and SecretAccessKey")
         }
         var expiration: UTCTime?
-        if let text = document["Expiration"] {
+        if let text = string(document["Expiration"]) {
             guard let parsed = UTCTime(iso8601: text) else {
                 throw .invalidResponse(detail: "\(name) answered with an unreadable Expiration")
             }
             expiration = parsed
         }
         return TemporaryCredentials(keys: .init(accessKeyID: accessKey, secretAccessKey: secret,
-                                                sessionToken: nonEmpty(document["Token"])),
+                                                sessionToken: nonEmpty(string(document["Token"]))),
                                     expiration: expiration)
     }
 }

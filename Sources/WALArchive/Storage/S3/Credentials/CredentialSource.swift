@@ -26,6 +26,20 @@ public indirect enum CredentialSource: Sendable, Hashable, CustomStringConvertib
         return nil
     }
 
+    /// Who the requests are made as, without any secret and without what changes at each
+    /// refresh: the access key ID of static keys, the role of an assumed one, the endpoint that
+    /// hands out the keys otherwise. Local records of one store carry it (`StoreIdentity`), so
+    /// they stay valid while temporary keys are renewed.
+    public var principal: String {
+        switch self {
+        case .keys(let keys, _): return keys.accessKeyID
+        case .webIdentity(let role): return "web identity " + role.roleARN
+        case .assumedRole(let role): return "role " + role.roleARN + " via " + role.source.principal
+        case .container(let endpoint): return "container " + endpoint.url
+        case .instanceMetadata(let endpoint, _): return "instance " + endpoint
+        }
+    }
+
     /// Names the source without any secret (access key IDs are not secret: they appear in
     /// every request and in S3's access logs).
     public var description: String {

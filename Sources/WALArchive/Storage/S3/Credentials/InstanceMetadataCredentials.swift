@@ -35,13 +35,10 @@ struct InstanceMetadataCredentials: TemporaryCredentialsSource {
         }
         let answer = try request(client, .get, base + "/latest/meta-data/iam/security-credentials/" + role, authorization,
                                  noAnswer: "cannot read the credentials of role \(role):")
-        let document: CredentialsJSON
-        do {
-            document = try CredentialsJSON(parsing: Array(answer.utf8))
-        } catch {
+        guard let document = ContainerCredentials.members(Array(answer.utf8)) else {
             throw .invalidResponse(detail: "\(name) answered with something other than a JSON object")
         }
-        if let code = document["Code"], code != "Success" {
+        if let code = ContainerCredentials.string(document["Code"]), code != "Success" {
             throw .accessDenied(detail: "\(name): the credentials of role \(role) are not available (\(code))")
         }
         return try ContainerCredentials.credentials(in: document, from: name)
