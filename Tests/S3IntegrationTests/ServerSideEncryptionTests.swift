@@ -28,7 +28,7 @@ final class ServerSideEncryptionTests: BuiltToolTestCase {
         let client = try CurlClient(lowSpeedTimeoutSeconds: 10, caBundlePath: settings.caBundlePath)
         return try client.perform(.init(method: .head, url: settings.endpoint! + signature.encodedPath,
                                         headers: [("Host", authority)] + headers + signature.addedHeaders,
-                                        upload: nil, connectTimeoutMilliseconds: 5_000)).head
+                                        upload: nil, connectTimeoutMilliseconds: 5_000, timeoutMilliseconds: 10_000)).head
     }
 
     func testS3ManagedAndKMSEncryptionAreRequestedWithEveryUpload() throws {
