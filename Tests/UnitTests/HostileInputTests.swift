@@ -43,7 +43,7 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(configuration.prefix, "pg/main")
         guard case .s3(let settings) = configuration.destination else { return XCTFail("not S3: \(configuration.destination)") }
         XCTAssertEqual(settings.region, "eu-west-1")
-        XCTAssertEqual(settings.credentials.secretAccessKey, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        XCTAssertEqual(settings.credentials.staticKeys?.secretAccessKey, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     }
 
     func testAnXMLAnswerNestedThousandsDeepCostsMemoryInProportionToItsSize() throws {

@@ -101,11 +101,13 @@ enum XMLLeaves {
     }
 
     /// S3's answers nest three deep, and the longest path the client reads has 38 bytes
-    /// (`ListBucketResult/NextContinuationToken`). A leaf with a longer path is skipped: keeping
-    /// it would let a hostile body of n bytes cost O(n²) memory, each leaf repeating every
-    /// ancestor's name in its path. With the limit, the leaves kept (each at least `<a/>`, four
-    /// bytes) take at most about 16 bytes of path per byte of body.
-    static let longestPathBytes = 64
+    /// (`ListBucketResult/NextContinuationToken`); STS's four deep, 93 bytes
+    /// (`AssumeRoleWithWebIdentityResponse/AssumeRoleWithWebIdentityResult/Credentials/SecretAccessKey`).
+    /// A leaf with a longer path is skipped: keeping it would let a hostile body of n bytes cost
+    /// O(n²) memory, each leaf repeating every ancestor's name in its path. With the limit, the
+    /// leaves kept (each at least `<a/>`, four bytes) take at most about 32 bytes of path per
+    /// byte of body.
+    static let longestPathBytes = 128
 
     static func parse(_ bytes: [UInt8]) throws(StorageError) -> [Leaf] {
         var leaves: [Leaf] = []
