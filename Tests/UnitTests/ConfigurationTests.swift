@@ -74,7 +74,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(try load(["--url", "file:///srv/wal"], defaultConfigPath: missing).destination,
                        .directory(root: "/srv/wal"))
         XCTAssertTrue(message { try self.load(["--url", "s3://b/p"], defaultConfigPath: missing) }
-            .hasPrefix("AWS_ACCESS_KEY_ID is not set"))
+            .hasPrefix("no AWS credentials found: no access key is set"))
         // A default file that exists but lacks the URL is not called missing.
         let withoutURL = try writeFile("region = eu-west-1\n")
         XCTAssertTrue(message { try self.load(defaultConfigPath: withoutURL) }.hasPrefix("WAL_ARCHIVE_URL is not set"))
