@@ -11,7 +11,7 @@ final class ArchiveIdentityCheckTests: XCTestCase {
     private var store: CountingObjectStore!
     /// An S3 store's identity (so the copy is kept) in front of a directory: no server needed.
     private let s3Identity = StoreIdentity(backend: .s3(endpoint: "http://127.0.0.1:9", bucket: "wal", region: "us-east-1",
-                                                        accessKeyID: "AKID"), prefix: "")
+                                                        principal: "AKID"), prefix: "")
 
     override func setUpWithError() throws {
         root = try makeTemporaryDirectory(self, "identity-archive")
@@ -46,7 +46,7 @@ final class ArchiveIdentityCheckTests: XCTestCase {
             XCTAssertEqual(store.gets, 1)
         }
         let otherStore = StoreIdentity(backend: .s3(endpoint: "http://127.0.0.1:9", bucket: "wal", region: "us-east-1",
-                                                    accessKeyID: "AKID2"), prefix: "")
+                                                    principal: "AKID2"), prefix: "")
         XCTAssertEqual(try check(otherStore).identity().source, .store, "another access key is another store")
     }
 
