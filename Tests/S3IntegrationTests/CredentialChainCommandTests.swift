@@ -18,6 +18,8 @@ final class CredentialChainCommandTests: BuiltToolTestCase {
         prefix = String(server.uniquePrefix("chain").dropLast())
         scratch = try makeTemporaryDirectory(self, "chain")
         _ = try TestSegments.writeSegment(name: segment, in: dataDirectory + "/pg_wal", segmentSize: 1 << 20)
+        try TestArchives.initialize(environment: base.merging(["AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
+                                                               "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey]) { $1 })
     }
 
     /// The archive, and nothing about credentials.

@@ -55,6 +55,7 @@ final class ServerSideEncryptionTests: BuiltToolTestCase {
                            "AWS_REGION": server.region, "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
                            "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey,
                            "WAL_ARCHIVE_SSE": "aws:kms", "WAL_ARCHIVE_SSE_KMS_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/wal"]
+        try TestArchives.initialize(environment: environment)
         let push = try run("wal-push", ["pg_wal/" + name], environment: environment)
         XCTAssertEqual(push.status, 0, push.stderr)
         let key = prefix + (try FileOperations.modificationTime(segment.path).calendarDate) + "/" + name + ".zst"
