@@ -138,6 +138,7 @@ final class OperatorCommandsEndToEndTests: XCTestCase {
         let destination = try ArchiveDestination.localS3(label: "e2e-prune")
         let origin = try PostgresCluster.initialize(settings: try destination.archiveSettings)
         track(origin)
+        try destination.initialize(for: origin)
         try origin.start()
         try origin.sql("CREATE TABLE events (id integer PRIMARY KEY, phase text NOT NULL)")
         _ = try origin.baseBackup(name: "first")

@@ -180,14 +180,19 @@ public final class ArchiveOperationsScenarios {
         XCTAssertEqual(try plan.execute(on: store), [])
         XCTAssertEqual(store.batchDeletes, 1)
         let after = try keys()
-        XCTAssertEqual(Set(before).subtracting(after), Set(plan.deletions.map { String($0.key.dropFirst(layout.root.count)) }))
+        XCTAssertEqual(plan.claimDeletions.map { String($0.dropFirst(layout.root.count)) }.sorted(),
+                       plan.deletions.map { NameClaim.folder + "/" + $0.name.description }.sorted(), "every deleted name's claim goes too")
+        XCTAssertEqual(Set(before).subtracting(after),
+                       Set((plan.deletions.map(\.key) + plan.claimDeletions).map { String($0.dropFirst(layout.root.count)) }))
         for kept in ["timelines/00000002.history", "wal-archive.json", "notes/readme.txt"] {
             XCTAssertTrue(after.contains(kept), kept)
         }
         XCTAssertTrue(after.contains { $0.hasSuffix(name(1, 5).description + ".00000028.backup.zst") }, "\(after)")
         // Everything a recovery from backup B reads is still there, and a second prune finds nothing.
         XCTAssertEqual(try WALChain(inventory: inventory(), from: .oldest).missing, [])
-        XCTAssertEqual(try PrunePlan(inventory: inventory(), rule: .keepBackups(1)).deletions, [])
+        let again = try PrunePlan(inventory: inventory(), rule: .keepBackups(1))
+        XCTAssertEqual(again.deletions, [])
+        XCTAssertEqual(again.claimDeletions, [])
     }
 
     public func pruneBeforeADateNeverPassesTheOldestKeptBackup() throws {

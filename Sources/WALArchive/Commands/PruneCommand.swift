@@ -70,7 +70,10 @@ enum PruneCommand: OperatorSubcommand {
                               + "left is still consistent; run prune again)")
             }
             for failure in failures { lines.append("NOT DELETED \(failure.key): \(failure.reason)") }
-            lines.append("deleted \(plan.deletions.count - failures.count) object(s)"
+            let claims = Set(plan.claimDeletions)
+            let failedClaims = failures.filter { claims.contains($0.key) }.count
+            lines.append("deleted \(plan.deletions.count - (failures.count - failedClaims)) object(s)"
+                         + (claims.isEmpty ? "" : " and \(claims.count - failedClaims) name claim(s)")
                          + (failures.isEmpty ? "" : "; \(failures.count) refused (check the key's delete permission)"))
             OperatorOutput.print(lines.joined(separator: "\n"))
             return failures.isEmpty ? OperatorExitStatus.success.rawValue : OperatorExitStatus.storageFailure.rawValue
@@ -90,6 +93,7 @@ enum PruneCommand: OperatorSubcommand {
             let span = names.count == 1 ? names[0] : "\(names[0]) … \(names[names.count - 1])"
             lines.append("  \(group)  \(span)  (\(files.count) objects, \(OperatorOutput.bytes(files.reduce(0) { $0 + $1.storedBytes })))")
         }
+        if !plan.claimDeletions.isEmpty { lines.append("  and the name claims (names/) of \(plan.claimDeletions.count) name(s)") }
         return lines
     }
 }

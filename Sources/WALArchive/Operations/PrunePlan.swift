@@ -21,6 +21,10 @@ public struct PrunePlan: Sendable, Equatable {
     public var keepFrom: WALFileName
     /// In key order of names (oldest WAL first).
     public var deletions: [ArchivedFile]
+    /// The name claims (`NameClaim`) of names no object holds once `deletions` are gone: also
+    /// those an interrupted prune left behind. Deleted after the data, so that a claim never
+    /// goes while its name is still stored (a cold fetch finds a claimed name by its claim).
+    public var claimDeletions: [String]
 
     /// Keys per batch delete: what one S3 DeleteObjects request takes.
     static let batchSize = 1000
@@ -57,15 +61,25 @@ public struct PrunePlan: Sendable, Equatable {
             }
             return true
         }
+        let deletedKeys = Set(deletions.map(\.key))
+        let storedNames = Set(inventory.files.filter { !deletedKeys.contains($0.key) }.map(\.name.description))
+        let claimFolder = NameClaim.key(name: "", layout: inventory.layout)
+        claimDeletions = inventory.nameClaims.map(\.key).filter { key in
+            guard key.hasPrefix(claimFolder), let name = try? WALFileName(parsing: String(key.dropFirst(claimFolder.count))),
+                  name.kind != .timelineHistory, let number = inventory.number(of: name), number < limit else { return false }
+            return !storedNames.contains(name.description)
+        }
     }
 
     /// Deletes the planned objects in batches (one request each on S3), oldest first, so an
-    /// interrupted run leaves the newest WAL in place. Returns what the store refused.
+    /// interrupted run leaves the newest WAL in place, then the claims of the names deleted.
+    /// Returns what the store refused.
     public func execute(on store: any ObjectStore) throws(StorageError) -> [DeleteFailure] {
+        let keys = deletions.map(\.key) + claimDeletions
         var failures: [DeleteFailure] = []
         var start = 0
-        while start < deletions.count {
-            let batch = deletions[start..<min(deletions.count, start + Self.batchSize)].map(\.key)
+        while start < keys.count {
+            let batch = Array(keys[start..<min(keys.count, start + Self.batchSize)])
             start += batch.count
             failures += try store.delete(keys: batch)
         }
