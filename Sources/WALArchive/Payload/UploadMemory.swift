@@ -19,39 +19,28 @@ public final class UploadMemory: @unchecked Sendable {
     public let limit: Int
     private var used = 0
     private var highest = 0
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Lock()
 
     public init(limit: Int) {
         self.limit = limit
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Takes `bytes` of the budget if they are free; never waits.
     func reserve(_ bytes: Int) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard used + bytes <= limit else { return false }
-        used += bytes
-        highest = max(highest, used)
-        return true
+        lock.withLock {
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            highest = max(highest, used)
+            return true
+        }
     }
 
     func release(_ bytes: Int) {
-        pthread_mutex_lock(mutex)
-        used -= bytes
-        pthread_mutex_unlock(mutex)
+        lock.withLock { used -= bytes }
     }
 
     /// Bytes held now, and the most ever held at once.
     public var usage: (current: Int, peak: Int) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return (used, highest)
+        lock.withLock { (used, highest) }
     }
 }

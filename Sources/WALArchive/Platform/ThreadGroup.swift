@@ -46,32 +46,23 @@ final class SharedQueue<Item: Sendable>: @unchecked Sendable {
     private let items: [Item]
     private var next = 0
     private var stopped = false
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Lock()
 
     init(_ items: [Item]) {
         self.items = items
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// The next item, or nil when all were taken or `stop` was called.
     func take() -> Item? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard !stopped, next < items.count else { return nil }
-        next += 1
-        return items[next - 1]
+        lock.withLock {
+            guard !stopped, next < items.count else { return nil }
+            next += 1
+            return items[next - 1]
+        }
     }
 
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopped = true
-        pthread_mutex_unlock(mutex)
+        lock.withLock { stopped = true }
     }
 }
 

@@ -39,34 +39,25 @@ final class PrefetchSpace: @unchecked Sendable {
     private let directory: String
     private let segmentBytes: Int64
     private var reserved: Int64 = 0
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Lock()
 
     init(floor: FreeSpaceFloor, directory: String, segmentBytes: Int64) {
         self.floor = floor
         self.directory = directory
         self.segmentBytes = segmentBytes
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Takes room for one segment; false when that would cross the floor.
     func reserve() -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard floor.allows(segmentBytes, reserved: reserved, in: directory) else { return false }
-        reserved += segmentBytes
-        return true
+        lock.withLock {
+            guard floor.allows(segmentBytes, reserved: reserved, in: directory) else { return false }
+            reserved += segmentBytes
+            return true
+        }
     }
 
     /// Gives the room back once the download ended (its file, if kept, now counts by itself).
     func release() {
-        pthread_mutex_lock(mutex)
-        reserved -= segmentBytes
-        pthread_mutex_unlock(mutex)
+        lock.withLock { reserved -= segmentBytes }
     }
 }

@@ -24,59 +24,52 @@ final class RefreshingCredentialsProvider: CredentialsProvider, @unchecked Senda
     private let clock: @Sendable () -> UTCTime
     private var current: TemporaryCredentials?
     private var fetchedAt: UTCTime?
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Lock()
 
     init(source: any TemporaryCredentialsSource, cache: CredentialsCache?,
          clock: @escaping @Sendable () -> UTCTime = { UTCTime.now() }) {
         self.source = source
         self.cache = cache
         self.clock = clock
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     func credentials() throws(StorageError) -> S3Settings.Credentials {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        let now = clock()
-        if let current, Self.has(current, moreThan: Self.refreshMarginSeconds, at: now) {
-            return current.keys
-        }
-        if let current, let fetchedAt, now.secondsSinceEpoch - fetchedAt.secondsSinceEpoch < Self.reuseAfterFetchSeconds,
-           Self.has(current, moreThan: Self.fallbackMarginSeconds, at: now) {
-            return current.keys
-        }
-        let identity = source.cacheIdentity
-        if let cached = cache?.read(identity: identity), Self.has(cached, moreThan: Self.refreshMarginSeconds, at: now) {
-            current = cached
-            return cached.keys
-        }
-        do {
-            let fetched = try refresh(identity: identity)
-            current = fetched
-            fetchedAt = now
-            return fetched.keys
-        } catch {
-            let candidates = [current, cache?.read(identity: identity)].compactMap { $0 }
-            if let usable = candidates.first(where: { Self.has($0, moreThan: Self.fallbackMarginSeconds, at: clock()) }) {
-                current = usable
-                return usable.keys
+        try lock.withLock { () throws(StorageError) -> S3Settings.Credentials in
+            let now = clock()
+            if let current, Self.has(current, moreThan: Self.refreshMarginSeconds, at: now) {
+                return current.keys
             }
-            throw error
+            if let current, let fetchedAt, now.secondsSinceEpoch - fetchedAt.secondsSinceEpoch < Self.reuseAfterFetchSeconds,
+               Self.has(current, moreThan: Self.fallbackMarginSeconds, at: now) {
+                return current.keys
+            }
+            let identity = source.cacheIdentity
+            if let cached = cache?.read(identity: identity), Self.has(cached, moreThan: Self.refreshMarginSeconds, at: now) {
+                current = cached
+                return cached.keys
+            }
+            do throws(StorageError) {
+                let fetched = try refresh(identity: identity)
+                current = fetched
+                fetchedAt = now
+                return fetched.keys
+            } catch {
+                let candidates = [current, cache?.read(identity: identity)].compactMap { $0 }
+                if let usable = candidates.first(where: { Self.has($0, moreThan: Self.fallbackMarginSeconds, at: clock()) }) {
+                    current = usable
+                    return usable.keys
+                }
+                throw error
+            }
         }
     }
 
     func invalidate() {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        current = nil
-        fetchedAt = nil
-        cache?.remove(identity: source.cacheIdentity)
+        lock.withLock {
+            current = nil
+            fetchedAt = nil
+            cache?.remove(identity: source.cacheIdentity)
+        }
     }
 
     /// Fetches under the cache's lock, after looking once more: another process may have
