@@ -169,6 +169,9 @@ final class OperatorCommandsEndToEndTests: XCTestCase {
         XCTAssertFalse(removed.isEmpty)
         XCTAssertTrue(removed.allSatisfy { String(name($0).prefix(24)) < keepFrom }, "\(removed)")
         XCTAssertTrue(removed.contains { name($0).hasPrefix(firstBackupFile) }, "the first backup's .backup file stayed: \(after)")
+        let isClaim = { (key: String) in key.hasPrefix(NameClaim.folder + "/") }
+        let deletedNames = removed.filter { !isClaim($0) }.map { name($0).components(separatedBy: ".zst")[0] }
+        XCTAssertEqual(Set(removed.filter(isClaim).map(name)), Set(deletedNames), "each deleted name's claim goes with it, and only those")
         XCTAssertFalse(after.contains { name($0).count >= 24 && String(name($0).prefix(24)) < keepFrom && !$0.hasPrefix("timelines/") },
                        "WAL older than the kept backup stayed: \(after)")
         XCTAssertTrue(after.contains("wal-archive.json") || !before.contains("wal-archive.json"))

@@ -45,6 +45,10 @@ final class ArchiveOperationsS3Tests: XCTestCase {
         try scenarios().pruneBeforeADateNeverPassesTheOldestKeptBackup()
     }
 
+    func testAClaimStaysWhileItsNameIsStillStored() throws {
+        try scenarios().aClaimStaysWhileItsNameIsStillStored()
+    }
+
     func testPruneHandlesABackupInTheLegacyFlatLayout() throws {
         try scenarios().pruneHandlesABackupInTheLegacyFlatLayout()
     }

@@ -178,7 +178,8 @@ public final class ArchiveOperationsScenarios {
         XCTAssertEqual(try keys(), before, "planning deletes nothing")
         store.resetCounts()
         XCTAssertEqual(try plan.execute(on: store), [])
-        XCTAssertEqual(store.batchDeletes, 1)
+        // One batch for the data, then one for the claims of the names it held.
+        XCTAssertEqual(store.batchDeletes, 2)
         let after = try keys()
         XCTAssertEqual(plan.claimDeletions.map { String($0.dropFirst(layout.root.count)) }.sorted(),
                        plan.deletions.map { NameClaim.folder + "/" + $0.name.description }.sorted(), "every deleted name's claim goes too")
@@ -193,6 +194,30 @@ public final class ArchiveOperationsScenarios {
         let again = try PrunePlan(inventory: inventory(), rule: .keepBackups(1))
         XCTAssertEqual(again.deletions, [])
         XCTAssertEqual(again.claimDeletions, [])
+    }
+
+    /// A prune whose batch delete the store partly refuses: the claim of a name whose data is
+    /// still stored stays with it (without its claim the name could be stored again, with other
+    /// content, beside that data); the next prune deletes both.
+    public func aClaimStaysWhileItsNameIsStillStored() throws {
+        try buildArchive()
+        let plan = try PrunePlan(inventory: inventory(), rule: .keepBackups(1))
+        let refused = try XCTUnwrap(plan.deletions.first { $0.name == name(1, 3) })
+        let claim = NameClaim.key(name: refused.name.description, layout: layout)
+        XCTAssertTrue(plan.claimDeletions.contains(claim), "\(plan.claimDeletions)")
+        XCTAssertEqual(try plan.execute(on: DeleteRefusingStore(store.base, refusing: [refused.key])).map(\.key), [refused.key])
+        let relative = { (key: String) in String(key.dropFirst(self.layout.root.count)) }
+        let after = try keys()
+        XCTAssertTrue(after.contains(relative(refused.key)), "\(after)")
+        XCTAssertTrue(after.contains(relative(claim)), "the claim of a name still stored was deleted: \(after)")
+        for other in plan.claimDeletions where other != claim {
+            XCTAssertFalse(after.contains(relative(other)), other)
+        }
+        let next = try PrunePlan(inventory: inventory(), rule: .keepBackups(1))
+        XCTAssertEqual(next.deletions.map(\.key), [refused.key])
+        XCTAssertEqual(next.claimDeletions, [claim])
+        XCTAssertEqual(try next.execute(on: store), [])
+        XCTAssertFalse(try keys().contains(relative(claim)))
     }
 
     public func pruneBeforeADateNeverPassesTheOldestKeptBackup() throws {
@@ -255,5 +280,37 @@ public final class ArchiveOperationsScenarios {
         XCTAssertTrue(metrics.contains("wal_archive_up\(label) 1\n"), metrics)
         XCTAssertTrue(metrics.contains("wal_archive_status_timestamp_seconds\(label) \(now.secondsSinceEpoch)\n"), metrics)
         XCTAssertTrue(metrics.contains("wal_archive_newest_segment_timestamp_seconds\(label) "), metrics)
+    }
+}
+
+/// A store whose batch deletes refuse some keys (as S3 does a key the policy protects) and
+/// delete the rest.
+public final class DeleteRefusingStore: ObjectStore {
+    public let base: any ObjectStore
+    public let refused: Set<String>
+    public var location: String { base.location }
+
+    public init(_ base: any ObjectStore, refusing keys: Set<String>) {
+        self.base = base
+        refused = keys
+    }
+
+    public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome { try base.put(request) }
+    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo { try base.get(key: key, into: sink) }
+    public func head(key: String) throws(StorageError) -> ObjectInfo? { try base.head(key: key) }
+    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
+        try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
+    }
+    public func delete(key: String) throws(StorageError) {
+        guard !refused.contains(key) else { throw .accessDenied(detail: "refused by the test") }
+        try base.delete(key: key)
+    }
+    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
+        try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
+    }
+    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
+        let allowed = keys.filter { !refused.contains($0) }
+        let failures = allowed.isEmpty ? [] : try base.delete(keys: allowed)
+        return failures + keys.filter { refused.contains($0) }.map { DeleteFailure(key: $0, reason: "AccessDenied: refused by the test") }
     }
 }

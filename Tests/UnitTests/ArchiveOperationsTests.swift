@@ -37,6 +37,10 @@ final class ArchiveOperationsTests: XCTestCase {
         try scenarios().0.pruneBeforeADateNeverPassesTheOldestKeptBackup()
     }
 
+    func testAClaimStaysWhileItsNameIsStillStored() throws {
+        try scenarios().0.aClaimStaysWhileItsNameIsStillStored()
+    }
+
     func testPruneRefusesAnArchiveWithoutBackups() throws {
         try scenarios().0.pruneRefusesAnArchiveWithoutBackups()
     }

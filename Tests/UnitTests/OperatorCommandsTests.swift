@@ -99,6 +99,19 @@ final class OperatorCommandsTests: BuiltToolTestCase {
         assertOneLine(usage, "wal-archive prune: give either --keep-backups N or --before YYYY-MM-DD")
     }
 
+    /// A prune interrupted after deleting the data and before the claims: the next prune
+    /// deletes the claims it left, though no WAL is left to delete.
+    func testPruneDeletesTheClaimsAnInterruptedPruneLeft() throws {
+        let scenarios = try buildArchive()
+        let plan = try PrunePlan(inventory: scenarios.inventory(), rule: .keepBackups(1))
+        XCTAssertEqual(try DirectoryStore(root: archive).delete(keys: plan.deletions.map(\.key)), [])
+        let confirmed = try run("wal-archive", ["prune", "--keep-backups", "1", "--confirm"], environment: directoryEnvironment)
+        XCTAssertEqual(confirmed.status, 0, confirmed.stderr)
+        XCTAssertTrue(confirmed.stdout.contains("deleted 0 object(s) and 5 name claim(s)"), confirmed.stdout)
+        let left = try DirectoryStore(root: archive).listObjects(prefix: "", startAfter: nil, limit: 1000).map(\.key)
+        for claim in plan.claimDeletions { XCTAssertFalse(left.contains(claim), claim) }
+    }
+
     func testStatusPrintsTheNewestSegmentAndWritesMetrics() throws {
         _ = try buildArchive()
         let metrics = dataDirectory + "/wal_archive.prom"

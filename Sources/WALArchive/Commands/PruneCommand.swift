@@ -55,8 +55,10 @@ enum PruneCommand: OperatorSubcommand {
             lines.append("keeping \(plan.keptBackups.count) base backup(s) and the WAL from \(plan.keepFrom) on: "
                          + plan.keptBackups.map { "\"\($0.history.label)\"" }.joined(separator: ", "))
             lines += summary(plan)
-            guard confirmed, !plan.deletions.isEmpty else {
-                if !plan.deletions.isEmpty { lines.append("nothing was deleted: run again with --confirm to delete them") }
+            // Claims alone are left by a prune interrupted between the data and the claims.
+            let nothingPlanned = plan.deletions.isEmpty && plan.claimDeletions.isEmpty
+            guard confirmed, !nothingPlanned else {
+                if !nothingPlanned { lines.append("nothing was deleted: run again with --confirm to delete them") }
                 OperatorOutput.print(lines.joined(separator: "\n"))
                 return OperatorExitStatus.success.rawValue
             }
@@ -72,9 +74,12 @@ enum PruneCommand: OperatorSubcommand {
             for failure in failures { lines.append("NOT DELETED \(failure.key): \(failure.reason)") }
             let claims = Set(plan.claimDeletions)
             let failedClaims = failures.filter { claims.contains($0.key) }.count
-            lines.append("deleted \(plan.deletions.count - (failures.count - failedClaims)) object(s)"
-                         + (claims.isEmpty ? "" : " and \(claims.count - failedClaims) name claim(s)")
-                         + (failures.isEmpty ? "" : "; \(failures.count) refused (check the key's delete permission)"))
+            let failedData = failures.count - failedClaims
+            let claimsKept = claims.count - plan.claims(after: failures.filter { !claims.contains($0.key) }).count
+            lines.append("deleted \(plan.deletions.count - failedData) object(s)"
+                         + (claims.isEmpty ? "" : " and \(claims.count - claimsKept - failedClaims) name claim(s)")
+                         + (failures.isEmpty ? "" : "; \(failures.count) refused (check the key's delete permission)")
+                         + (claimsKept == 0 ? "" : "; the claims of the \(claimsKept) name(s) not deleted stay with them"))
             OperatorOutput.print(lines.joined(separator: "\n"))
             return failures.isEmpty ? OperatorExitStatus.success.rawValue : OperatorExitStatus.storageFailure.rawValue
         } catch {
@@ -84,7 +89,11 @@ enum PruneCommand: OperatorSubcommand {
 
     /// What goes, per date partition (and the legacy flat layout): first and last name, count, bytes.
     static func summary(_ plan: PrunePlan) -> [String] {
-        guard !plan.deletions.isEmpty else { return ["nothing to delete"] }
+        guard !plan.deletions.isEmpty else {
+            guard !plan.claimDeletions.isEmpty else { return ["nothing to delete"] }
+            return ["no WAL to delete; the name claims (names/) of \(plan.claimDeletions.count) name(s) whose WAL is gone "
+                    + "(left by an interrupted prune)"]
+        }
         var lines = ["\(plan.deletions.count) object(s), \(OperatorOutput.bytes(plan.storedBytes)) to delete:"]
         var groups: [String: [ArchivedFile]] = [:]
         for file in plan.deletions { groups[file.date ?? "legacy flat layout", default: []].append(file) }

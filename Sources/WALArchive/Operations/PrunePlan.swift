@@ -72,14 +72,28 @@ public struct PrunePlan: Sendable, Equatable {
     }
 
     /// Deletes the planned objects in batches (one request each on S3), oldest first, so an
-    /// interrupted run leaves the newest WAL in place, then the claims of the names deleted.
-    /// Returns what the store refused.
+    /// interrupted run leaves the newest WAL in place; then, in batches of their own, the claims
+    /// of the names whose data is gone (`claims(after:)`). Returns what the store refused.
     public func execute(on store: any ObjectStore) throws(StorageError) -> [DeleteFailure] {
-        let keys = deletions.map(\.key) + claimDeletions
+        let failures = try Self.delete(deletions.map(\.key), from: store)
+        return failures + (try Self.delete(claims(after: failures), from: store))
+    }
+
+    /// The claims to delete once the data deletions ended with `failures`: a name whose data
+    /// the store refused to delete keeps its claim. Without its claim the name could be
+    /// stored again under another date or suffix with other content, beside the data left
+    /// (the claim is what makes wal-push refuse that), so a claim only goes after its data.
+    public func claims(after failures: [DeleteFailure]) -> [String] {
+        let refused = Set(failures.map(\.key))
+        let stillStored = Set(deletions.filter { refused.contains($0.key) }.map(\.name.description))
+        return claimDeletions.filter { !stillStored.contains(FileOperations.baseName($0)) }
+    }
+
+    private static func delete(_ keys: [String], from store: any ObjectStore) throws(StorageError) -> [DeleteFailure] {
         var failures: [DeleteFailure] = []
         var start = 0
         while start < keys.count {
-            let batch = Array(keys[start..<min(keys.count, start + Self.batchSize)])
+            let batch = Array(keys[start..<min(keys.count, start + batchSize)])
             start += batch.count
             failures += try store.delete(keys: batch)
         }
