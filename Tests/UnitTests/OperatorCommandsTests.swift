@@ -99,6 +99,37 @@ final class OperatorCommandsTests: BuiltToolTestCase {
         assertOneLine(usage, "wal-archive prune: give either --keep-backups N or --before YYYY-MM-DD")
     }
 
+    /// `--before` through the command: the WAL of dates before the given one goes with its
+    /// claims, never what the oldest kept backup needs; with no backup on or after the date the
+    /// newest one is kept.
+    func testPruneBeforeADateDeletesOlderDatesButNothingTheKeptBackupNeeds() throws {
+        let scenarios = try buildArchive()
+        let relative = { (name: WALFileName) in NameClaim.folder + "/" + name.description }
+        let keys = { Set(try DirectoryStore(root: self.archive).listObjects(prefix: "", startAfter: nil, limit: 1000).map(\.key)) }
+        let before = try keys()
+        let byDay1 = try run("wal-archive", ["prune", "--before", ArchiveOperationsScenarios.days[1], "--confirm"],
+                             environment: directoryEnvironment)
+        XCTAssertEqual(byDay1.status, 0, byDay1.stderr)
+        XCTAssertTrue(byDay1.stdout.contains("keeping 1 base backup(s) and the WAL from 000000010000000000000005 on: \"backup B\""),
+                      byDay1.stdout)
+        XCTAssertTrue(byDay1.stdout.contains("deleted 4 object(s) and 4 name claim(s)"), byDay1.stdout)
+        let removed = before.subtracting(try keys())
+        let backupA = try XCTUnwrap(WALFileName(parsing: scenarios.name(1, 2).description + ".00000028.backup"))
+        let gone = [scenarios.name(1, 1), scenarios.name(1, 2), backupA, scenarios.name(1, 3)]
+        XCTAssertEqual(removed.filter { $0.hasPrefix(NameClaim.folder + "/") }, Set(gone.map(relative)))
+        XCTAssertEqual(Set(removed.filter { !$0.hasPrefix(NameClaim.folder + "/") }.map { FileOperations.baseName($0) }),
+                       Set(gone.map { $0.description + ".zst" }))
+        XCTAssertTrue(try keys().contains(relative(scenarios.name(1, 4))), "segment 4 is dated on the day given: kept")
+
+        // No backup on or after the last day: backup B, the newest, is kept with all it needs.
+        let byDay3 = try run("wal-archive", ["prune", "--before", ArchiveOperationsScenarios.days[3], "--confirm"],
+                             environment: directoryEnvironment)
+        XCTAssertEqual(byDay3.status, 0, byDay3.stderr)
+        XCTAssertTrue(byDay3.stdout.contains("deleted 1 object(s) and 1 name claim(s)"), byDay3.stdout)
+        XCTAssertEqual(try WALChain(inventory: scenarios.inventory(), from: .oldest).missing, [])
+        XCTAssertEqual(try run("wal-archive", ["verify"], environment: directoryEnvironment).status, 0)
+    }
+
     /// A prune interrupted after deleting the data and before the claims: the next prune
     /// deletes the claims it left, though no WAL is left to delete.
     func testPruneDeletesTheClaimsAnInterruptedPruneLeft() throws {
