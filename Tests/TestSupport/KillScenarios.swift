@@ -64,6 +64,15 @@ extension BuiltToolTestCase {
         return (Self.microseconds() - start, signaled && (status & 0x7f) == SIGKILL, signaled ? -1 : (status >> 8) & 0xff)
     }
 
+    /// Returns once `pid` (not our child: a detached worker) is gone or a zombie: it writes
+    /// nothing more. Looks every millisecond (no event tells a non-child's death).
+    static func waitUntilEnded(_ pid: pid_t) {
+        while let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), !stat[close...].dropFirst(2).hasPrefix("Z") {
+            usleep(1_000)
+        }
+    }
+
     static func microseconds() -> Int {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
@@ -190,7 +199,11 @@ extension BuiltToolTestCase {
                 workerKills += 1
                 if let worker = PrefetchWorkers.waitForHolder(walDirectory: walDirectory) {
                     usleep(UInt32(Int.random(in: 0...(2 * lifetime), using: &generator)))
-                    if kill(worker, SIGKILL) == 0 { workerHits += 1 }
+                    if kill(worker, SIGKILL) == 0 {
+                        workerHits += 1
+                        // kill() returns before the worker has died; the next call comes after its death.
+                        Self.waitUntilEnded(worker)
+                    }
                 }
             } else {
                 let unkilled = try spawnAndKill("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: fetching, after: nil)
