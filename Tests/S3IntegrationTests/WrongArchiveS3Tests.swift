@@ -34,4 +34,29 @@ final class WrongArchiveS3Tests: BuiltToolTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: walDirectory + "/RECOVERYXLOG"))
     }
+
+    /// wal-push to a mistyped prefix: exit 1 (PostgreSQL retries, visibly) naming the full URL
+    /// with the prefix and the `wal-archive init` command, and nothing written there; the next
+    /// segment still goes to the right prefix once the setting is fixed.
+    func testAPushToAMistypedPrefixIsRefusedNamingTheFullURLAndWritesNothing() throws {
+        let server = try LocalS3Server.shared()
+        let prefix = String(server.uniquePrefix("prefix").dropLast())
+        var environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
+                           "AWS_REGION": server.region, "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
+                           "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey, "WAL_ARCHIVE_PUSH_AHEAD": "0"]
+        try TestArchives.initialize(environment: environment)
+        let name = segmentName(timeline: 1, number: 0x94)
+        _ = try TestSegments.writeSegment(name: name, in: walDirectory, segmentSize: 1 << 20)
+
+        environment["WAL_ARCHIVE_URL"] = "s3://\(server.bucket)/\(prefix)-typo"
+        let push = try run("wal-push", ["pg_wal/" + name], environment: environment)
+        XCTAssertEqual(push.status, 1, push.stderr)
+        assertOneLine(push, "wal-push: s3://\(server.bucket)/\(prefix)-typo/wal-archive.json at \(server.endpoint) has no archive identity")
+        XCTAssertTrue(push.stderr.contains("wal-archive init --url=s3://\(server.bucket)/\(prefix)-typo"), push.stderr)
+        let store = try S3Store(settings: server.settings())
+        XCTAssertEqual(try store.list(prefix: prefix + "-typo/", delimiter: nil, startAfter: nil, limit: 10).keys, [])
+
+        environment["WAL_ARCHIVE_URL"] = "s3://\(server.bucket)/\(prefix)"
+        XCTAssertEqual(try run("wal-push", ["pg_wal/" + name], environment: environment).status, 0)
+    }
 }
