@@ -47,17 +47,25 @@ final class RequestCostS3Tests: BuiltToolTestCase {
         return (result, requests)
     }
 
-    /// wal-push: the first call of a data directory reads the archive identity (1 GET), then
+    /// wal-archive init: one conditional PUT (two requests when the identity exists). wal-push:
+    /// the first call of a data directory reads the archive identity (1 GET), then
     /// every new segment is its name claim and its data (2 PUTs): the identity costs nothing
     /// while its local copy is fresh (5 minutes), the uniqueness check one PUT of an empty
     /// object. wal-fetch: the first call reads the identity and finds the segment through its
     /// claim (GET, HEAD, GET); the next segment on the same date is one GET.
     func testEachCallOfTheToolsCostsTheDocumentedRequestsFirstAndInSteadyState() throws {
-        var direct = environment
-        direct["WAL_ARCHIVE_ENDPOINT"] = server.endpoint
-        try TestArchives.initialize(environment: direct)
+        // wal-archive init: one conditional PUT; again (the identity exists): refused, then read.
+        let source = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: 1), in: try makeTemporaryDirectory(self, "init"),
+                                                   segmentSize: 1 << 20)
+        let (created, creating) = try counted("wal-archive", ["init", "--wal-file", source.path])
+        XCTAssertEqual(created.status, 0, created.stderr)
+        XCTAssertEqual(creating, ["PUT wal-archive.json"])
+        let (again, checking) = try counted("wal-archive", ["init", "--wal-file", source.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(checking, ["PUT wal-archive.json", "GET wal-archive.json"])
+        var figures = ["wal-archive init: \(creating.count), again \(checking.count)"]
+
         let names = (1...3).map { segmentName(timeline: 1, number: 0x30 + $0) }
-        var figures: [String] = []
         var pushes: [[String]] = []
         for name in names {
             _ = try TestSegments.writeSegment(name: name, in: walDirectory, segmentSize: 1 << 20)
