@@ -91,6 +91,21 @@ final class FaultToleranceTests: BuiltToolTestCase {
         }
     }
 
+    /// The archive identity is downloaded again like any object whose body arrived damaged:
+    /// a byte flipped on the way stops neither a recovery nor a standby.
+    func testAnArchiveIdentityDamagedOnTheWayIsDownloadedAgain() throws {
+        let (name, bytes) = try archivedSegment(0x24)
+        // As on a server that has not read the identity yet: no local copy of it.
+        try FileManager.default.removeItem(atPath: dataDirectory + "/pg_wal/.wal-archive")
+        let before = proxy.records.count
+        proxy.script([.flipResponseByte], filter: .init(methods: ["GET"], targetContains: ArchiveIdentityObject.name))
+        let fetch = try run("wal-fetch", [name, "pg_wal/RECOVERYXLOG"], environment: environment())
+        XCTAssertEqual(fetch.status, 0, fetch.stderr)
+        XCTAssertEqual(try restored(), bytes)
+        let identityReads = proxy.records.dropFirst(before).filter { $0.method == "GET" && $0.target.contains(ArchiveIdentityObject.name) }
+        XCTAssertEqual(identityReads.map(\.fault), [.flipResponseByte, nil], "a damaged read, then a good one")
+    }
+
     /// Damage in the store itself: the first failure could have happened on the way, so two
     /// more downloads are received in full; the same bytes failing again is a hard error,
     /// in standby mode too, and nothing is written to %p.

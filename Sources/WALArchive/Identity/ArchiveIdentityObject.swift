@@ -16,20 +16,30 @@ public enum ArchiveIdentityObject {
         layout.root + name
     }
 
-    /// The identity, or nil when the archive has none. One GET.
+    /// The identity, or nil when the archive has none. One GET, more when the body arrives
+    /// damaged: bytes that are not an identity are downloaded again (a byte flipped on the way
+    /// is not the archive's fault; over an unreliable path every retry may fail differently, and
+    /// then the store is unavailable, a transient failure), and only the very same bytes failing
+    /// twice make the identity unusable.
     public static func read(from store: any ObjectStore, layout: StorageLayout, storeIdentity: StoreIdentity)
         throws(ArchiveIdentityError) -> ArchiveIdentity? {
         let key = key(layout)
         let location = storeIdentity.describe(key: key)
-        let sink = MemorySink(limit: sizeLimit)
+        let sink = MemorySink(limit: sizeLimit) { (try? ArchiveIdentity(parsing: $0)) != nil }
         do {
             try store.get(key: key, into: sink)
         } catch {
-            if case .notFound = error { return nil }
-            if case .sinkFailed = error {
+            switch error {
+            case .notFound:
+                return nil
+            case .sinkFailed where sink.exceededLimit:
                 throw .unusable(location: location, .invalidField("the object", expected: "at most \(sizeLimit) bytes"))
+            case .sinkFailed:
+                // The same bytes twice, and not an identity: parsed again below for the reason.
+                break
+            default:
+                throw .storage(error, location: location)
             }
-            throw .storage(error, location: location)
         }
         do {
             return try ArchiveIdentity(parsing: sink.bytes)
