@@ -30,6 +30,9 @@ let package = Package(
         // The runbook's and the operations guide's commands, run literally as root in a sandbox
         // with real PostgreSQL clusters in both layouts (minutes).
         .testTarget(name: "DocumentationTests", dependencies: ["TestSupport"]),
+        // Long runs, apart so the tiers above stay quick: faults injected on every kind of
+        // request, SIGKILL at random moments, a pgbench soak (`scripts/run-tests resilience`).
+        .testTarget(name: "ResilienceTests", dependencies: ["WALArchive", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
