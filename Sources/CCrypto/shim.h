@@ -8,4 +8,8 @@
 #include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+/* AES-256-GCM of client-side encryption (Platform/AESGCM.swift). The control codes are
+   aliases of aliases, which Swift does not import: constants it can. */
+static const int wal_archive_gcm_get_tag = EVP_CTRL_AEAD_GET_TAG;
+static const int wal_archive_gcm_set_tag = EVP_CTRL_AEAD_SET_TAG;
 #endif
