@@ -72,8 +72,12 @@ final class ArchiveIdentityTests: XCTestCase {
             XCTAssertEqual($0 as? ArchiveIdentityFormatError, .unknownField("encryption"))
             XCTAssertTrue(($0 as? ArchiveIdentityFormatError)?.message.contains("upgrade wal-archive") ?? false)
         }
+        XCTAssertThrowsError(try ArchiveIdentity(parsing: document(replacing: "format", with: "3"))) {
+            XCTAssertEqual($0 as? ArchiveIdentityFormatError, .unsupportedFormat(3))
+        }
+        // Format 2 (encrypted) without its encryption fields.
         XCTAssertThrowsError(try ArchiveIdentity(parsing: document(replacing: "format", with: "2"))) {
-            XCTAssertEqual($0 as? ArchiveIdentityFormatError, .unsupportedFormat(2))
+            XCTAssertEqual($0 as? ArchiveIdentityFormatError, .invalidField("encryption", expected: "\"aes-256-gcm\""))
         }
         XCTAssertThrowsError(try ArchiveIdentity(parsing: Array("[1]".utf8)))
         XCTAssertThrowsError(try ArchiveIdentity(parsing: []))

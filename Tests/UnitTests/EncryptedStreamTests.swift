@@ -219,3 +219,123 @@ final class EncryptedStreamTests: XCTestCase {
         XCTAssertNil(EncryptionKey(bytes: [1, 2, 3]))
     }
 }
+
+/// Compress, then encrypt, in `PreparedUpload`: the body in memory and the body compressed and
+/// encrypted again while sent (too large for `UploadMemory`) are the same bytes, and decrypt
+/// and decompress to the file.
+final class EncryptedUploadTests: XCTestCase {
+    private let key = EncryptionKey(bytes: [UInt8](repeating: 0x5a, count: 32))!
+
+    private func readBody(_ body: any UploadBody) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 100_000, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try body.read(into: buffer, at: Int64(bytes.count))
+            if count == 0 { break }
+            bytes += UnsafeRawBufferPointer(rebasing: buffer[..<count])
+        }
+        return bytes
+    }
+
+    private func decode(_ body: [UInt8], algorithm: CompressionAlgorithm) throws -> [UInt8] {
+        let decryptor = ChunkDecryptor(keyring: EncryptionKeyring(writeKey: key, olderKeys: []))
+        let decompressor = try StreamDecompressor(algorithm: algorithm)
+        var output: [UInt8] = []
+        var compressed: [UInt8] = []
+        try body.withUnsafeBytes { bytes in try decryptor.push(bytes) { compressed += $0 } }
+        try decryptor.finish { compressed += $0 }
+        try compressed.withUnsafeBytes { bytes in try decompressor.push(bytes) { output += $0 } }
+        try decompressor.finish { output += $0 }
+        return output
+    }
+
+    func testInMemoryAndRecompressedEncryptedBodiesAreIdenticalAndDecodeToTheFile() throws {
+        let folder = try makeTemporaryDirectory(self, "encrypted-upload")
+        var generator = SeededGenerator(seed: 3)
+        let original = generator.walLikeBytes(count: 3 << 20)
+        let path = folder + "/000000010000000000000001"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(original))
+        for algorithm in CompressionAlgorithm.allCases {
+            let inMemory = try PreparedUpload(sourcePath: path, algorithm: algorithm, encryption: key, memory: UploadMemory(limit: 64 << 20))
+            XCTAssertEqual(inMemory.bodySource, .memory, "\(algorithm): an encrypted body is never the source file")
+            XCTAssertEqual(inMemory.metadata.encryptionKeyID, key.id)
+            XCTAssertEqual(inMemory.metadata.dictionary["wal-encryption"], "aes-256-gcm")
+            let memoryBytes = try readBody(inMemory.body)
+            XCTAssertEqual(memoryBytes.count, Int(inMemory.bodyLength))
+            XCTAssertEqual(SHA256Hasher.hash(memoryBytes).hexString, inMemory.bodySHA256Hex)
+            XCTAssertEqual(try decode(memoryBytes, algorithm: algorithm), original, "\(algorithm)")
+
+            let resent = try PreparedUpload(sourcePath: path, algorithm: algorithm, encryption: key, memory: UploadMemory(limit: 0))
+            XCTAssertEqual(resent.bodySource, .recompressed, "\(algorithm)")
+            // Read twice, as a retried PUT does: the same bytes each time, and what was announced.
+            for _ in 0..<2 {
+                let bytes = try readBody(resent.body)
+                XCTAssertEqual(bytes.count, Int(resent.bodyLength), "\(algorithm)")
+                XCTAssertEqual(SHA256Hasher.hash(bytes).hexString, resent.bodySHA256Hex, "\(algorithm)")
+                XCTAssertEqual(try decode(bytes, algorithm: algorithm), original, "\(algorithm)")
+            }
+        }
+    }
+}
+
+/// The encryption settings: a key file from the option, the environment or the config file,
+/// older keys colon-separated, messages that name files and never show what they hold, and the
+/// secret-file audit covering them.
+final class EncryptionSettingsTests: XCTestCase {
+    private let hex = String(repeating: "0f1e2d3c4b5a6978", count: 4)
+    private let olderHex = String(repeating: "a1b2c3d4e5f60718", count: 4)
+
+    private func load(_ arguments: [String], _ environment: [String: String]) throws -> Configuration {
+        try Configuration.load(options: try CommandLineOptions.parse(arguments + ["x"]),
+                               environment: ["WAL_ARCHIVE_URL": "file:///tmp/a", "WAL_ARCHIVE_CONFIG": "none"].merging(environment) { $1 })
+    }
+
+    func testKeysComeFromTheOptionTheEnvironmentOrTheConfigFileAndOlderKeysFromAList() throws {
+        let folder = try makeTemporaryDirectory(self, "keys")
+        let keyFile = folder + "/k", olderFile = folder + "/old"
+        _ = FileManager.default.createFile(atPath: keyFile, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: olderFile, contents: Data(olderHex.utf8), attributes: [.posixPermissions: 0o644])
+        let key = EncryptionKey(bytes: Hex.decode(Array(hex.utf8))!)!
+        let older = EncryptionKey(bytes: Hex.decode(Array(olderHex.utf8))!)!
+
+        XCTAssertNil(try load([], [:]).encryptionKeys)
+        XCTAssertEqual(try load(["--encryption-key-file", keyFile], [:]).encryptionKeys?.writeKey, key)
+        let fromEnvironment = try load([], ["WAL_ARCHIVE_ENCRYPTION_KEY_FILE": keyFile, "WAL_ARCHIVE_DECRYPTION_KEY_FILES": olderFile + ":" + keyFile])
+        XCTAssertEqual(fromEnvironment.encryptionKeys?.ids, [key.id, older.id])
+        let readOnly = try load([], ["WAL_ARCHIVE_DECRYPTION_KEY_FILES": olderFile])
+        XCTAssertNil(readOnly.encryptionKeys?.writeKey)
+        XCTAssertEqual(readOnly.encryptionKeys?.ids, [older.id])
+
+        let config = folder + "/wal-archive.conf"
+        try "url = file:///tmp/b\nencryption_key_file = \(keyFile)\ndecryption_key_files = \(olderFile)\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let fromFile = try Configuration.load(options: try CommandLineOptions.parse(["--config", config, "x"]), environment: [:])
+        XCTAssertEqual(fromFile.encryptionKeys?.ids, [key.id, older.id])
+
+        // The audit of `wal-archive check` names the older key file, open to others.
+        let warnings = SecretFileAudit.warnings(options: try CommandLineOptions.parse(["--config", config]), environment: [:])
+        XCTAssertTrue(warnings.contains { $0.path == olderFile && $0.purpose.hasPrefix("decryption key") }, "\(warnings)")
+        XCTAssertFalse(warnings.contains { $0.path == keyFile }, "\(warnings)")
+        XCTAssertTrue(SecretFileAudit.warnings(options: try CommandLineOptions.parse([]),
+                                               environment: ["WAL_ARCHIVE_CONFIG": "none", "WAL_ARCHIVE_ENCRYPTION_KEY_FILE": olderFile])
+            .contains { $0.path == olderFile && $0.purpose.hasPrefix("encryption key") })
+    }
+
+    func testABadKeyFileIsNamedWithoutShowingItsContent() throws {
+        let folder = try makeTemporaryDirectory(self, "keys")
+        let file = folder + "/k"
+        let content = String(hex.dropLast(2)) + "zz"
+        _ = FileManager.default.createFile(atPath: file, contents: Data(content.utf8))
+        for environment in [["WAL_ARCHIVE_ENCRYPTION_KEY_FILE": file], ["WAL_ARCHIVE_DECRYPTION_KEY_FILES": file],
+                            ["WAL_ARCHIVE_ENCRYPTION_KEY_FILE": file + ".missing"]] {
+            XCTAssertThrowsError(try load([], environment)) { error in
+                let message = (error as? ConfigurationError)?.message ?? ""
+                XCTAssertTrue(message.contains(file), message)
+                XCTAssertFalse(message.contains(String(content.prefix(16))), message)
+            }
+        }
+        // No option takes a key itself.
+        XCTAssertThrowsError(try CommandLineOptions.parse(["--encryption-key", hex, "x"]))
+    }
+}

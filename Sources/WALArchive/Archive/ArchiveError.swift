@@ -13,6 +13,9 @@ public enum ArchiveError: Error, Sendable {
     case archiveIdentity(ArchiveIdentityError, name: String)
     /// The file (or the server pushing it) belongs to another database system than the archive.
     case otherSystem(file: String, system: UInt64, archive: ArchiveIdentity, location: String)
+    /// The configured encryption key does not fit the archive (none for an encrypted one, one
+    /// the archive does not list, or one for an unencrypted archive); `detail` says what to set.
+    case encryption(location: String, detail: String)
 
     public var message: String {
         switch self {
@@ -36,6 +39,8 @@ public enum ArchiveError: Error, Sendable {
         case .otherSystem(let file, let system, let archive, let location):
             return "\(file) belongs to system \(system), but the archive \(location) belongs to \(archive.summary); "
                 + "not archived: give each cluster its own destination (and `wal-archive init` it)"
+        case .encryption(let location, let detail):
+            return "\(location) \(detail); nothing was stored, PostgreSQL will retry"
         }
     }
 }

@@ -35,12 +35,16 @@ public struct ArchiveOperation {
     public let compression: CompressionAlgorithm
     public let compressionLevel: Int32
     public let storageClass: String?
+    /// The key of client-side encryption (`encryption_key_file`); must be one the archive
+    /// identity lists, and must be set exactly when the archive is encrypted.
+    public let encryptionKey: EncryptionKey?
 
     public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
 
     public init(store: any ObjectStore, storeIdentity: StoreIdentity, archiveIdentity: ArchiveIdentity,
                 identityCheck: ArchiveIdentityCheck? = nil, compression: CompressionAlgorithm = .default,
-                compressionLevel: Int32? = nil, storageClass: String? = nil) {
+                compressionLevel: Int32? = nil, storageClass: String? = nil, encryptionKey: EncryptionKey? = nil) {
+        self.encryptionKey = encryptionKey
         self.store = store
         self.storeIdentity = storeIdentity
         self.archiveIdentity = archiveIdentity
@@ -55,7 +59,8 @@ public struct ArchiveOperation {
                 identityCheck: ArchiveIdentityCheck? = nil) {
         self.init(store: store, storeIdentity: configuration.storeIdentity, archiveIdentity: archiveIdentity,
                   identityCheck: identityCheck, compression: configuration.compression,
-                  compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass)
+                  compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass,
+                  encryptionKey: configuration.encryptionKeys?.writeKey)
     }
 
     public func archive(path: String) throws(ArchiveError) -> Outcome {
@@ -80,6 +85,7 @@ public struct ArchiveOperation {
             throw .invalidFile(detail: error.message)
         }
         try checkSystem(of: validated, path: path)
+        try checkEncryption(name: name)
         if case .timelineHistory = fileName.kind {
             let upload = try prepare(path, .none)
             let key = layout.historyKey(name: name)
@@ -209,12 +215,31 @@ public struct ArchiveOperation {
         }
     }
 
+    /// Stores nothing unless the configured key fits the archive: an encrypted archive takes
+    /// only objects encrypted with one of its keys, an unencrypted one only plaintext (a reader
+    /// without a key must be able to read all of it). An identity from the local copy is read
+    /// again before refusing (a key may just have been added).
+    private func checkEncryption(name: String) throws(ArchiveError) {
+        guard var problem = archiveIdentity.encryptionProblem(writeKey: encryptionKey) else { return }
+        if let identityCheck {
+            let current: ArchiveIdentity
+            do {
+                current = try identityCheck.refresh()
+            } catch {
+                throw .archiveIdentity(error, name: name)
+            }
+            guard let remaining = current.encryptionProblem(writeKey: encryptionKey) else { return }
+            problem = remaining
+        }
+        throw .encryption(location: storeIdentity.describe(key: ArchiveIdentityObject.key(layout)), detail: problem)
+    }
+
     /// Hashes (and compresses) the file in one read; the compressed copy is kept in memory,
     /// never on disk (`UploadMemory`), so a full `pg_wal` does not stop archiving.
     private func prepare(_ path: String, _ algorithm: CompressionAlgorithm) throws(ArchiveError) -> PreparedUpload {
         do {
             return try PreparedUpload(sourcePath: path, algorithm: algorithm,
-                                      level: algorithm == compression ? compressionLevel : nil)
+                                      level: algorithm == compression ? compressionLevel : nil, encryption: encryptionKey)
         } catch {
             throw .localFile(detail: error.message)
         }

@@ -18,6 +18,9 @@ enum CommandHelp {
                                        (WAL_ARCHIVE_CREDENTIALS_CACHE; default ~/.cache/wal-archive/credentials)
           --sse AES256|aws:kms         server-side encryption (WAL_ARCHIVE_SSE); --sse-kms-key-id KEY (WAL_ARCHIVE_SSE_KMS_KEY_ID)
           --sse-c-key-file FILE        SSE-C with the 256-bit key in FILE, HTTPS only (WAL_ARCHIVE_SSE_C_KEY_FILE)
+          --encryption-key-file FILE   client-side AES-256-GCM with the key in FILE, 64 hex digits
+                                       (WAL_ARCHIVE_ENCRYPTION_KEY_FILE; docs/security.md)
+          --decryption-key-files F:F   older keys that still read (WAL_ARCHIVE_DECRYPTION_KEY_FILES)
           --compression ALG[:LEVEL]    zstd, gzip or none (WAL_ARCHIVE_COMPRESSION; default zstd)
           --legacy-flat-layout[=BOOL]  also search <prefix>/<file> (WAL_ARCHIVE_LEGACY_FLAT_LAYOUT)
           --storage-class CLASS        (WAL_ARCHIVE_STORAGE_CLASS)

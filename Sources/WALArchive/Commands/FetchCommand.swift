@@ -64,7 +64,8 @@ public enum FetchCommand {
                                                            name: options.arguments[0])
             let operation = RestoreOperation(store: counting, storeIdentity: configuration.storeIdentity, archiveIdentity: archiveIdentity,
                                              searchesLegacyFlatLayout: configuration.legacyFlatLayout,
-                                             preferredSuffix: configuration.compression.keySuffix)
+                                             preferredSuffix: configuration.compression.keySuffix,
+                                             decryption: archiveIdentity.decryption(keys: configuration.encryptionKeys))
             let key = try operation.restore(name: options.arguments[0], to: destination)
             log?.write(result: "restored", key: key, path: destination, store: store, stored: store?.bytesReceived)
             prefetch.keepNextSegmentsComing()

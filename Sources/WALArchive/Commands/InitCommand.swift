@@ -10,6 +10,10 @@ enum InitCommand: OperatorSubcommand {
         major version and WAL segment size of the one cluster archived there. wal-push and
         wal-fetch refuse a location without it, and wal-push refuses WAL of any other system.
         Run it once before archive_mode is turned on; running it again is safe.
+        With an encryption key configured (--encryption-key-file, WAL_ARCHIVE_ENCRYPTION_KEY_FILE,
+        `encryption_key_file`), the archive is created encrypted: every object is encrypted
+        with that key (client-side AES-256-GCM), and wal-push refuses to store without one of
+        its keys. Whether an archive is encrypted is decided here, once.
 
           -D, --pgdata DATADIR   the cluster's data directory (default: $PGDATA): reads
                                  DATADIR/PG_VERSION and DATADIR/global/pg_control
@@ -17,8 +21,9 @@ enum InitCommand: OperatorSubcommand {
                                  data directory is not at hand
 
         Exit status: 0 created, or already this system's; 1 storage failure; 2 usage or
-        configuration error; 3 DATADIR or PATH does not tell the system; 4 the archive
-        belongs to another system (nothing is changed).
+        configuration error, or the archive's encryption differs from the configured key;
+        3 DATADIR or PATH does not tell the system; 4 the archive belongs to another system
+        (nothing is changed).
 
         """ + "\n" + CommandHelp.options
 
@@ -43,7 +48,7 @@ enum InitCommand: OperatorSubcommand {
             return fail(.usageError, error.message)
         }
         let created = UTCTime.now().extendedISO8601
-        let identity: ArchiveIdentity
+        var identity: ArchiveIdentity
         let source: String
         do {
             if let dataDirectory {
@@ -55,6 +60,9 @@ enum InitCommand: OperatorSubcommand {
             }
         } catch {
             return fail(.invalidSource, error.message)
+        }
+        if let writeKey = configuration.encryptionKeys?.writeKey {
+            identity.encryptionKeyIDs = [writeKey.id]
         }
         let storeIdentity = configuration.storeIdentity
         let location = storeIdentity.describe(key: ArchiveIdentityObject.key(configuration.layout))
@@ -72,10 +80,15 @@ enum InitCommand: OperatorSubcommand {
         }
         switch outcome {
         case .created:
-            print("wal-archive init: created \(location) for \(identity.summary)")
+            print("wal-archive init: created \(location) for \(identity.summary)"
+                  + (identity.isEncrypted ? ", \(identity.encryptionSummary)" : ""))
             return OperatorExitStatus.success.rawValue
         case .existing(let existing) where existing.isSameSystem(as: identity):
-            print("wal-archive init: \(location) already belongs to \(existing.summary), since \(existing.created)")
+            if let problem = existing.encryptionProblem(writeKey: configuration.encryptionKeys?.writeKey) {
+                return fail(.usageError, "\(location) belongs to \(existing.summary), but \(problem); nothing was changed")
+            }
+            print("wal-archive init: \(location) already belongs to \(existing.summary), since \(existing.created)"
+                  + (existing.isEncrypted ? ", \(existing.encryptionSummary)" : ""))
             return OperatorExitStatus.success.rawValue
         case .existing(let existing):
             return fail(.otherSystem, "\(location) belongs to \(existing.summary), but \(source) is \(identity.summary); "

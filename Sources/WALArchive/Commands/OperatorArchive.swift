@@ -8,6 +8,15 @@ struct OperatorArchive {
     let inventory: ArchiveInventory
     let temporaryDirectory: String
 
+    /// How the archive's objects are read: with the configured keys, and only encrypted where
+    /// the identity says the archive is.
+    var decryption: ObjectDecryption { Self.decryption(identity, configuration) }
+
+    private static func decryption(_ identity: ArchiveIdentity?, _ configuration: Configuration) -> ObjectDecryption {
+        identity?.decryption(keys: configuration.encryptionKeys)
+            ?? ObjectDecryption(keyring: configuration.encryptionKeys, required: false)
+    }
+
     /// The archive as a user names it (`s3://bucket/prefix`, `file:///directory`).
     var url: String { configuration.storeIdentity.url }
 
@@ -35,7 +44,8 @@ struct OperatorArchive {
         let inventory: ArchiveInventory
         do {
             inventory = try ArchiveInventory.read(from: store, layout: configuration.layout, segmentSize: identity?.walSegmentSize,
-                                                  temporaryDirectory: temporaryDirectory)
+                                                  temporaryDirectory: temporaryDirectory,
+                                                  decryption: decryption(identity, configuration))
         } catch {
             throw .storage(error, location: configuration.storeIdentity.description)
         }

@@ -3,7 +3,8 @@
 /// The executable only calls `run` and exits.
 public enum OperatorCommand {
     static let subcommands: [any OperatorSubcommand.Type] = [InitCommand.self, CheckCommand.self, ListCommand.self,
-                                                             VerifyCommand.self, PruneCommand.self, StatusCommand.self]
+                                                             VerifyCommand.self, PruneCommand.self, StatusCommand.self,
+                                                             AddKeyCommand.self]
 
     public static var usage: String {
         var lines: [String] = []

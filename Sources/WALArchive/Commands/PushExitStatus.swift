@@ -21,7 +21,9 @@ extension ArchiveError {
         case .usage: return .usageError
         case .invalidFile: return .invalidFile
         case .conflict, .otherSystem: return .conflictingArchive
-        case .storage, .localFile, .noArchiveIdentity: return .transientFailure
+        // Exit 1, not 2: PostgreSQL retries either way, and the archive may well be what is
+        // wrong (or about to be fixed: `wal-archive add-key`), not this call's configuration.
+        case .storage, .localFile, .noArchiveIdentity, .encryption: return .transientFailure
         case .archiveIdentity(let error, _):
             if case .unusable = error { return .usageError }
             return .transientFailure

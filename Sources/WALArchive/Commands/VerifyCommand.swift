@@ -38,7 +38,7 @@ enum VerifyCommand: OperatorSubcommand {
             let findings: [ChainVerification.Finding]
             do {
                 findings = try ChainVerification(store: archive.store, inventory: archive.inventory,
-                                                 temporaryDirectory: archive.temporaryDirectory)
+                                                 temporaryDirectory: archive.temporaryDirectory, decryption: archive.decryption)
                     .verify(chain, deep: deep, systemIdentifier: archive.identity?.systemIdentifier)
             } catch {
                 throw .storage(error, location: archive.configuration.storeIdentity.description)

@@ -17,6 +17,10 @@ public struct Configuration: Sendable, Equatable {
     public var pushAheadConcurrency: Int
     /// `error`: a line only on failure; `info`: also one logfmt line per call.
     public var logLevel: LogLevel
+    /// Client-side encryption: the key `wal-push` encrypts with (`encryption_key_file`) and the
+    /// older keys that still read (`decryption_key_files`); nil when neither is set. Keys come
+    /// only from files: no option or variable takes a key itself.
+    public var encryptionKeys: EncryptionKeyring?
 
     public var layout: StorageLayout { StorageLayout(prefix: prefix) }
     /// Exactly which store this configuration reaches; keys every local record.
@@ -68,6 +72,7 @@ public struct Configuration: Sendable, Equatable {
             ?? Self.defaultPushAheadConcurrency
         (compression, compressionLevel) = try Self.compression(resolver.value(.compression))
         logLevel = try Self.logLevel(resolver.value(.log))
+        encryptionKeys = try Self.encryptionKeys(resolver)
 
         switch destination.scheme {
         case .file:
@@ -160,6 +165,25 @@ public struct Configuration: Sendable, Equatable {
         default:
             throw .invalidValue(origin: mode.origin, shown: mode.value, expected: "AES256 or aws:kms")
         }
+    }
+
+    /// The key of `encryption_key_file` and those of `decryption_key_files` (colon-separated).
+    private static func encryptionKeys(_ resolver: SettingResolver) throws(ConfigurationError) -> EncryptionKeyring? {
+        let expected = "a 256-bit encryption key: 64 hex digits"
+        func key(_ value: ConfiguredValue) throws(ConfigurationError) -> EncryptionKey {
+            let bytes = try KeyFile.readKey(value, expected: expected, allowsRawBytes: false)
+            guard let key = EncryptionKey(bytes: bytes) else { throw .invalidValue(origin: value.origin, shown: nil, expected: expected) }
+            return key
+        }
+        let writeKey = try resolver.value(.encryptionKeyFile).map { (value) throws(ConfigurationError) in try key(value) }
+        var olderKeys: [EncryptionKey] = []
+        if let files = try resolver.value(.decryptionKeyFiles) {
+            for path in files.value.split(separator: ":", omittingEmptySubsequences: true) {
+                olderKeys.append(try key(ConfiguredValue(value: String(path), origin: files.origin)))
+            }
+        }
+        guard writeKey != nil || !olderKeys.isEmpty else { return nil }
+        return EncryptionKeyring(writeKey: writeKey, olderKeys: olderKeys)
     }
 
     /// `algorithm[:level]`; the algorithm's default level when none is given.

@@ -5,6 +5,7 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
     case url, endpoint, region, pathStyle, caBundle
     case accessKeyID, secretAccessKey, sessionToken, profile, credentialsCache
     case sse, sseKMSKeyID, sseCKeyFile
+    case encryptionKeyFile, decryptionKeyFiles
     case compression, legacyFlatLayout, storageClass, unsignedPayload
     case connectTimeout, lowSpeedTimeout, retryBudget, maxAttempts
     case prefetch, pushAhead
@@ -27,6 +28,8 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .sse: return "sse"
         case .sseKMSKeyID: return "sse-kms-key-id"
         case .sseCKeyFile: return "sse-c-key-file"
+        case .encryptionKeyFile: return "encryption-key-file"
+        case .decryptionKeyFiles: return "decryption-key-files"
         case .compression: return "compression"
         case .legacyFlatLayout: return "legacy-flat-layout"
         case .storageClass: return "storage-class"
@@ -59,6 +62,8 @@ public enum ConfigurationSetting: String, CaseIterable, Sendable {
         case .sse: return ["WAL_ARCHIVE_SSE"]
         case .sseKMSKeyID: return ["WAL_ARCHIVE_SSE_KMS_KEY_ID"]
         case .sseCKeyFile: return ["WAL_ARCHIVE_SSE_C_KEY_FILE"]
+        case .encryptionKeyFile: return ["WAL_ARCHIVE_ENCRYPTION_KEY_FILE"]
+        case .decryptionKeyFiles: return ["WAL_ARCHIVE_DECRYPTION_KEY_FILES"]
         case .compression: return ["WAL_ARCHIVE_COMPRESSION"]
         case .legacyFlatLayout: return ["WAL_ARCHIVE_LEGACY_FLAT_LAYOUT"]
         case .storageClass: return ["WAL_ARCHIVE_STORAGE_CLASS"]

@@ -87,5 +87,7 @@ public enum SecretFileAudit {
     }
 
     /// Settings whose value names key files (colon-separated where several are allowed).
-    static let keyFileSettings: [(ConfigurationSetting, String)] = [(.sseCKeyFile, "SSE-C key")]
+    static let keyFileSettings: [(ConfigurationSetting, String)] = [
+        (.sseCKeyFile, "SSE-C key"), (.encryptionKeyFile, "encryption key"), (.decryptionKeyFiles, "decryption key"),
+    ]
 }

@@ -48,6 +48,51 @@ public enum ArchiveIdentityObject {
         }
     }
 
+    public enum AddKeyOutcome: Sendable, Equatable {
+        case added(ArchiveIdentity)
+        /// The identity lists the key id already.
+        case alreadyListed(ArchiveIdentity)
+        /// An archive without client-side encryption: nothing was changed.
+        case notEncrypted(ArchiveIdentity)
+    }
+
+    /// Adds `keyID` to the identity's `encryption_key_ids`; nothing else changes. Neither S3
+    /// nor a directory offers a compare-and-swap here that every supported server honours, so
+    /// the identity is replaced, then read back: should a concurrent `add-key` have replaced it
+    /// with a list lacking this id (or an id listed before), the id is added again, up to a
+    /// few rounds. A lost id can only make `wal-push` refuse that key, loudly; an identity is
+    /// never written without its system, and ids are only ever added.
+    public static func addEncryptionKey(_ keyID: String, in store: any ObjectStore, layout: StorageLayout,
+                                        storeIdentity: StoreIdentity) throws(ArchiveIdentityError) -> AddKeyOutcome {
+        let key = key(layout)
+        let location = storeIdentity.describe(key: key)
+        var required: [String] = []
+        for _ in 0..<5 {
+            guard var identity = try read(from: store, layout: layout, storeIdentity: storeIdentity) else {
+                throw .missing(location: location)
+            }
+            guard let ids = identity.encryptionKeyIDs else { return .notEncrypted(identity) }
+            if required.isEmpty {
+                if ids.contains(keyID) { return .alreadyListed(identity) }
+                required = ids + [keyID]
+            } else if required.allSatisfy(ids.contains) {
+                return .added(identity)
+            }
+            guard ids.count < ArchiveIdentity.maximumKeyIDs else {
+                throw .unusable(location: location, .invalidField("encryption_key_ids",
+                                                                  expected: "at most \(ArchiveIdentity.maximumKeyIDs) key ids"))
+            }
+            identity.encryptionKeyIDs = ids + required.filter { !ids.contains($0) }
+            do {
+                _ = try store.put(PutRequest(key: key, bytes: identity.encoded))
+            } catch {
+                throw .storage(error, location: location)
+            }
+        }
+        throw .storage(.unavailable(detail: "\(location) kept changing while the key id was added; run add-key again"),
+                       location: location)
+    }
+
     /// Writes `identity` unless the archive has one already: a conditional PUT, so that of two
     /// `wal-archive init` racing, exactly one creates it and the other finds it. A store that
     /// does not implement conditional writes (501) gets a read, then a plain PUT.

@@ -60,7 +60,7 @@ public struct ArchiveInventory: Sendable {
     /// Reads the archive. `segmentSize` comes from the archive identity when there is one;
     /// without it, the newest segment's `wal-size` metadata tells (one HEAD), else 16 MiB.
     public static func read(from store: any ObjectStore, layout: StorageLayout, segmentSize knownSize: WALSegmentSize?,
-                            temporaryDirectory: String) throws(StorageError) -> ArchiveInventory {
+                            temporaryDirectory: String, decryption: ObjectDecryption = .none) throws(StorageError) -> ArchiveInventory {
         var listed: [ListedObject] = []
         var requests = 0
         var startAfter: String?
@@ -93,7 +93,7 @@ public struct ArchiveInventory: Sendable {
         }
         var inventory = ArchiveInventory(layout: layout, segmentSize: segmentSize, files: files, histories: [:], backups: [],
                                          otherObjects: others, nameClaims: claims, problems: [], listRequests: requests)
-        try inventory.readHistories(from: store, temporaryDirectory: temporaryDirectory)
+        try inventory.readHistories(from: store, temporaryDirectory: temporaryDirectory, decryption: decryption)
         return inventory
     }
 
@@ -127,11 +127,13 @@ public struct ArchiveInventory: Sendable {
         return nil
     }
 
-    private mutating func readHistories(from store: any ObjectStore, temporaryDirectory: String) throws(StorageError) {
+    private mutating func readHistories(from store: any ObjectStore, temporaryDirectory: String,
+                                        decryption: ObjectDecryption) throws(StorageError) {
         for file in files where file.isTimelineHistory || file.name.kind.isBackupHistory {
             let text: [UInt8]
             do {
-                text = try VerifiedDownload.contents(of: file, from: store, temporaryDirectory: temporaryDirectory)
+                text = try VerifiedDownload.contents(of: file, from: store, temporaryDirectory: temporaryDirectory,
+                                                     decryption: decryption)
             } catch {
                 switch error {
                 case .storage(let storageError): throw storageError

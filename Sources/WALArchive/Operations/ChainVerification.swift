@@ -13,8 +13,12 @@ public struct ChainVerification {
     public let store: any ObjectStore
     public let inventory: ArchiveInventory
     public let temporaryDirectory: String
+    /// The keys of an encrypted archive (for `deep`).
+    public let decryption: ObjectDecryption
 
-    public init(store: any ObjectStore, inventory: ArchiveInventory, temporaryDirectory: String) {
+    public init(store: any ObjectStore, inventory: ArchiveInventory, temporaryDirectory: String,
+                decryption: ObjectDecryption = .none) {
+        self.decryption = decryption
         self.store = store
         self.inventory = inventory
         self.temporaryDirectory = temporaryDirectory
@@ -35,7 +39,8 @@ public struct ChainVerification {
                   let file = byName[name] else { continue }
             if deep {
                 do {
-                    let header = try VerifiedDownload.segmentHeader(of: file, from: store, temporaryDirectory: temporaryDirectory)
+                    let header = try VerifiedDownload.segmentHeader(of: file, from: store, temporaryDirectory: temporaryDirectory,
+                                                                   decryption: decryption)
                     let expected = expectedSystem ?? header.systemIdentifier
                     expectedSystem = expected
                     if header.systemIdentifier != expected {

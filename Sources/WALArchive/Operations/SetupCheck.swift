@@ -52,6 +52,7 @@ public struct SetupCheck {
         if let identity {
             findings.append(.ok("reached \(storeIdentity) and read its identity (credentials and read permission work): "
                                 + identity.summary))
+            checkEncryption(identity)
         } else {
             findings.append(.problem("no archive identity at \(storeIdentity.describe(key: identityKey)): this location was "
                                      + "never initialised, or url/prefix point elsewhere; fix the url, or run "
@@ -70,6 +71,26 @@ public struct SetupCheck {
             return
         }
         checkWritePermission(store, identity: identity, key: identityKey)
+    }
+
+    /// Client-side encryption: the archive's state, and whether the configured keys fit it.
+    private mutating func checkEncryption(_ identity: ArchiveIdentity) {
+        let keys = configuration.encryptionKeys
+        if let problem = identity.encryptionProblem(writeKey: keys?.writeKey) {
+            findings.append(.problem("the archive \(problem)"))
+        } else if let ids = identity.encryptionKeyIDs {
+            let readable = ids.filter { keys?.key(id: $0) != nil }
+            let unreadable = ids.filter { keys?.key(id: $0) == nil }
+            findings.append(.ok("client-side encryption: the archive is \(identity.encryptionSummary); wal-push encrypts "
+                                + "with key \(keys?.writeKey?.id ?? "")"))
+            if !unreadable.isEmpty {
+                findings.append(.note("no configured key has the id \(unreadable.joined(separator: ", ")) (configured: "
+                                      + "\(readable.joined(separator: ", "))): objects written with it cannot be fetched until "
+                                      + "its file is in WAL_ARCHIVE_DECRYPTION_KEY_FILES"))
+            }
+        } else {
+            findings.append(.ok("client-side encryption: off (the archive is not encrypted)"))
+        }
     }
 
     private mutating func checkWritePermission(_ store: any ObjectStore, identity: ArchiveIdentity, key: String) {

@@ -13,8 +13,8 @@ enum VerifiedDownload {
 
     /// The file's content (at most `limit` bytes: history and backup history files are small).
     static func contents(of file: ArchivedFile, from store: any ObjectStore, temporaryDirectory: String,
-                         limit: Int = 1 << 20) throws(Failure) -> [UInt8] {
-        try withVerifiedFile(file, from: store, temporaryDirectory: temporaryDirectory) { path throws(Failure) in
+                         decryption: ObjectDecryption, limit: Int = 1 << 20) throws(Failure) -> [UInt8] {
+        try withVerifiedFile(file, from: store, temporaryDirectory: temporaryDirectory, decryption: decryption) { path throws(Failure) in
             do throws(FileOperations.Failure) {
                 return try FileOperations.readWholeFile(path, limit: limit)
             } catch {
@@ -24,9 +24,9 @@ enum VerifiedDownload {
     }
 
     /// Downloads and verifies a segment; returns its first page header.
-    static func segmentHeader(of file: ArchivedFile, from store: any ObjectStore,
-                              temporaryDirectory: String) throws(Failure) -> WALLongPageHeader {
-        try withVerifiedFile(file, from: store, temporaryDirectory: temporaryDirectory) { path throws(Failure) in
+    static func segmentHeader(of file: ArchivedFile, from store: any ObjectStore, temporaryDirectory: String,
+                              decryption: ObjectDecryption) throws(Failure) -> WALLongPageHeader {
+        try withVerifiedFile(file, from: store, temporaryDirectory: temporaryDirectory, decryption: decryption) { path throws(Failure) in
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else {
                 throw .storage(.localIO(detail: "cannot open \(path): \(String(cString: strerror(errno)))"))
@@ -48,10 +48,10 @@ enum VerifiedDownload {
     }
 
     private static func withVerifiedFile<Result>(_ file: ArchivedFile, from store: any ObjectStore, temporaryDirectory: String,
-                                                 _ body: (String) throws(Failure) -> Result) throws(Failure) -> Result {
+                                                 decryption: ObjectDecryption, _ body: (String) throws(Failure) -> Result) throws(Failure) -> Result {
         let sink: VerifyingFileSink
         do {
-            sink = try VerifyingFileSink(directory: temporaryDirectory, expecting: file.name)
+            sink = try VerifyingFileSink(directory: temporaryDirectory, expecting: file.name, decryption: decryption)
         } catch {
             throw .storage(.localIO(detail: error.message))
         }

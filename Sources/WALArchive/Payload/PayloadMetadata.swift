@@ -6,22 +6,36 @@ public struct PayloadMetadata: Sendable, Equatable {
     public static let sha256Name = "wal-sha256"
     public static let compressionName = "wal-compression"
     public static let sizeName = "wal-size"
+    /// `aes-256-gcm` on an encrypted object (`EncryptedStream`), with the key id beside it.
+    public static let encryptionName = "wal-encryption"
+    public static let encryptionKeyIDName = "wal-encryption-key-id"
 
     public var algorithm: CompressionAlgorithm
     /// Lower-case hex; nil for an object written without our metadata.
     public var originalSHA256Hex: String?
     public var originalSize: Int64?
+    /// The id of the key that encrypted the body; nil for a body that is not encrypted.
+    public var encryptionKeyID: String?
 
-    public init(algorithm: CompressionAlgorithm, originalSHA256Hex: String?, originalSize: Int64?) {
+    public init(algorithm: CompressionAlgorithm, originalSHA256Hex: String?, originalSize: Int64?,
+                encryptionKeyID: String? = nil) {
         self.algorithm = algorithm
         self.originalSHA256Hex = originalSHA256Hex
         self.originalSize = originalSize
+        self.encryptionKeyID = encryptionKeyID
     }
+
+    /// The body is the file itself: neither compressed nor encrypted.
+    public var isPlain: Bool { algorithm == .none && encryptionKeyID == nil }
 
     public var dictionary: [String: String] {
         var values = [Self.compressionName: algorithm.rawValue]
         if let originalSHA256Hex { values[Self.sha256Name] = originalSHA256Hex }
         if let originalSize { values[Self.sizeName] = String(originalSize) }
+        if let encryptionKeyID {
+            values[Self.encryptionName] = EncryptedStream.cipherName
+            values[Self.encryptionKeyIDName] = encryptionKeyID
+        }
         return values
     }
 
@@ -57,6 +71,17 @@ public struct PayloadMetadata: Sendable, Equatable {
         } else {
             originalSize = nil
         }
+        if let cipher = metadata[Self.encryptionName] {
+            guard cipher == EncryptedStream.cipherName else {
+                throw .invalidMetadata(key: object.key, detail: "unknown \(Self.encryptionName) \"\(cipher.prefix(40))\"")
+            }
+            guard let keyID = metadata[Self.encryptionKeyIDName], EncryptionKey.isKeyID(keyID) else {
+                throw .invalidMetadata(key: object.key, detail: "\(Self.encryptionKeyIDName) is not 16 lower-case hex digits")
+            }
+            encryptionKeyID = keyID
+        } else {
+            encryptionKeyID = nil
+        }
     }
 }
 
@@ -73,6 +98,9 @@ public enum PayloadError: Error, Sendable, Equatable {
     case sizeMismatch(key: String, expected: Int64, actual: Int64)
     /// The restored bytes are not a valid file of the requested name.
     case invalidContent(key: String, detail: String)
+    /// An encrypted body that does not decrypt (damaged, cut, or of another key), or one this
+    /// call has no key for, or a plaintext object where the archive is encrypted.
+    case encryption(key: String, detail: String)
     case notBegun
 
     public var message: String {
@@ -91,6 +119,8 @@ public enum PayloadError: Error, Sendable, Equatable {
             return "object \(key) is corrupt: its content is \(actual) bytes, its metadata says \(expected)"
         case .invalidContent(let key, let detail):
             return "object \(key) is not the file requested: \(detail)"
+        case .encryption(let key, let detail):
+            return "object \(key) cannot be decrypted: \(detail)"
         case .notBegun:
             return "no download was started"
         }

@@ -28,14 +28,17 @@ public final class PreparedUpload {
     public var originalSHA256Hex: String { metadata.originalSHA256Hex ?? "" }
     public var originalSize: Int64 { metadata.originalSize ?? 0 }
 
-    /// Reads `sourcePath` once; a compressed body takes its memory from `memory`.
+    /// Reads `sourcePath` once; a compressed body takes its memory from `memory`. With
+    /// `encryption`, the compressed bytes are encrypted (`ChunkEncryptor`) before they are
+    /// kept: compress, then encrypt (ciphertext does not compress). An encrypted body is never
+    /// the source file itself, so `none` then goes through the memory path too.
     public init(sourcePath: String, algorithm: CompressionAlgorithm, level: Int32? = nil,
-                memory: UploadMemory = .shared) throws(PayloadError) {
+                encryption: EncryptionKey? = nil, memory: UploadMemory = .shared) throws(PayloadError) {
         let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw .localIO(operation: "open", path: sourcePath, detail: Self.lastError()) }
         do throws(PayloadError) {
-            guard algorithm != .none else {
-                let original = try Self.encode(source: source, path: sourcePath, compressor: nil) { _ in }
+            guard algorithm != .none || encryption != nil else {
+                let original = try Self.encode(source: source, path: sourcePath, compressor: nil, encryptor: nil) { _ in }
                 body = SourceFileBody(descriptor: source, length: original.size)
                 bodySource = .sourceFile
                 bodySHA256Hex = original.sha256Hex
@@ -46,13 +49,22 @@ public final class PreparedUpload {
             do { compressor = try StreamCompressor(algorithm: algorithm, level: level) } catch {
                 throw .compression(error, path: sourcePath)
             }
+            var encryptor: ChunkEncryptor?
+            if let encryption {
+                do { encryptor = try ChunkEncryptor(key: encryption) } catch {
+                    throw .localIO(operation: "encrypt", path: sourcePath, detail: error.message)
+                }
+            }
             let collected = CompressedMemoryBody(memory: memory)
-            let original = try Self.encode(source: source, path: sourcePath, compressor: compressor, output: collected.append)
+            let original = try Self.encode(source: source, path: sourcePath, compressor: compressor, encryptor: encryptor,
+                                           output: collected.append)
             collected.finish()
-            metadata = PayloadMetadata(algorithm: algorithm, originalSHA256Hex: original.sha256Hex, originalSize: original.size)
+            metadata = PayloadMetadata(algorithm: algorithm, originalSHA256Hex: original.sha256Hex, originalSize: original.size,
+                                       encryptionKeyID: encryption?.id)
             bodySHA256Hex = collected.sha256Hex
             if collected.overflowed {
                 body = RecompressingUploadBody(source: source, sourcePath: sourcePath, algorithm: algorithm, level: level,
+                                               encryption: encryption.flatMap { key in encryptor.map { (key, $0.salt) } },
                                                length: collected.length, sha256Hex: collected.sha256Hex)
                 bodySource = .recompressed
             } else {
@@ -68,13 +80,14 @@ public final class PreparedUpload {
 
     /// Reads the source to its end in chunks of exactly `readChunkSize` (a short one only at
     /// the end: `RecompressingUploadBody` repeats this very sequence of calls), hashing it and
-    /// feeding the compressor (if any).
-    private static func encode(source: Int32, path: String, compressor: StreamCompressor?,
-                               output: (UnsafeRawBufferPointer) -> Void) throws(PayloadError) -> (sha256Hex: String, size: Int64) {
+    /// feeding the compressor (if any), whose output goes through the encryptor (if any).
+    private static func encode(source: Int32, path: String, compressor: StreamCompressor?, encryptor: ChunkEncryptor?,
+                               output: @escaping (UnsafeRawBufferPointer) -> Void) throws(PayloadError) -> (sha256Hex: String, size: Int64) {
         var hasher = SHA256Hasher()
         var size: Int64 = 0
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunkSize, alignment: 16)
         defer { chunk.deallocate() }
+        let stage = EncryptionStage(encryptor: encryptor, output: output)
         while true {
             let count: Int
             do {
@@ -85,15 +98,21 @@ public final class PreparedUpload {
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])
             hasher.update(bytes)
             size += Int64(count)
-            do {
-                if count > 0 { try compressor?.push(bytes, output: output) }
-                if count < chunk.count {
-                    try compressor?.finish(output: output)
-                    break
-                }
+            let encrypt = { (bytes: UnsafeRawBufferPointer) throws(EncryptionError) in try stage.push(bytes) }
+            do throws(CodecFailure<EncryptionError>) {
+                if count > 0 { try compressor?.push(bytes, output: encrypt) }
+                if count < chunk.count { try compressor?.finish(output: encrypt) }
             } catch {
-                guard case .codec(let codecError) = error else { break }
-                throw .compression(codecError, path: path)
+                switch error {
+                case .codec(let codecError): throw .compression(codecError, path: path)
+                case .output(let encryptionError): throw .localIO(operation: "encrypt", path: path, detail: encryptionError.message)
+                }
+            }
+            if count < chunk.count {
+                do { try stage.finish() } catch {
+                    throw .localIO(operation: "encrypt", path: path, detail: error.message)
+                }
+                break
             }
         }
         return (hasher.finalize().hexString, size)
@@ -107,6 +126,29 @@ public final class PreparedUpload {
     }
 
     static func lastError() -> String { String(cString: strerror(errno)) }
+}
+
+/// What follows the compressor: the encryptor when there is one, else the output itself.
+struct EncryptionStage {
+    let encryptor: ChunkEncryptor?
+    let output: (UnsafeRawBufferPointer) -> Void
+
+    func push(_ bytes: UnsafeRawBufferPointer) throws(EncryptionError) {
+        guard let encryptor else { return output(bytes) }
+        do { try encryptor.push(bytes, output: output) } catch {
+            switch error {
+            case .cipher(let failure): throw failure
+            }
+        }
+    }
+
+    func finish() throws(EncryptionError) {
+        do { try encryptor?.finish(output: output) } catch {
+            switch error {
+            case .cipher(let failure): throw failure
+            }
+        }
+    }
 }
 
 /// The source file as the body of an uncompressed upload; owns (closes) the descriptor.

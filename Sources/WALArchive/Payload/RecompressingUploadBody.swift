@@ -8,6 +8,8 @@ import Glibc
 /// Should the file have changed in between, the bytes differ: the body then fails before its
 /// last byte is handed out, so no store can accept it.
 ///
+/// An encrypted body is encrypted again with the same key and salt, which gives the same bytes.
+///
 /// Memory: one source chunk and the output it compresses to, plus the codec's state.
 final class RecompressingUploadBody: UploadBody {
     let length: Int64
@@ -15,6 +17,8 @@ final class RecompressingUploadBody: UploadBody {
     private let sourcePath: String
     private let algorithm: CompressionAlgorithm
     private let level: Int32?
+    private let encryption: (key: EncryptionKey, salt: [UInt8])?
+    private var stage: EncryptionStage?
     private let expectedSHA256Hex: String
     private let chunk: UnsafeMutableRawBufferPointer
     private var compressor: StreamCompressor?
@@ -28,8 +32,9 @@ final class RecompressingUploadBody: UploadBody {
     private var sourceEnded = false
 
     /// Takes ownership of `source` (closed on deinit).
-    init(source: Int32, sourcePath: String, algorithm: CompressionAlgorithm, level: Int32?, length: Int64,
-         sha256Hex: String) {
+    init(source: Int32, sourcePath: String, algorithm: CompressionAlgorithm, level: Int32?,
+         encryption: (key: EncryptionKey, salt: [UInt8])?, length: Int64, sha256Hex: String) {
+        self.encryption = encryption
         self.source = source
         self.sourcePath = sourcePath
         self.algorithm = algorithm
@@ -68,6 +73,13 @@ final class RecompressingUploadBody: UploadBody {
         } catch {
             throw .localIO(detail: "compressing \(sourcePath) failed: \(error.message)")
         }
+        var encryptor: ChunkEncryptor?
+        if let encryption {
+            do { encryptor = try ChunkEncryptor(key: encryption.key, salt: encryption.salt) } catch {
+                throw .localIO(detail: "encrypting \(sourcePath) failed: \(error.message)")
+            }
+        }
+        stage = EncryptionStage(encryptor: encryptor) { [unowned self] in pending.append(contentsOf: $0) }
         hasher = SHA256Hasher()
         pending.removeAll(keepingCapacity: true)
         pendingStart = 0
@@ -80,7 +92,7 @@ final class RecompressingUploadBody: UploadBody {
     /// Compresses the next source chunk (or ends the stream) into `pending`. At the end, the
     /// whole output has been hashed before any of the last bytes are handed out.
     private func produce() throws(StorageError) {
-        guard let compressor else { return }
+        guard let compressor, let stage else { return }
         pending.removeAll(keepingCapacity: true)
         pendingStart = 0
         let count: Int
@@ -90,18 +102,21 @@ final class RecompressingUploadBody: UploadBody {
             throw .localIO(detail: error.message)
         }
         sourceOffset += Int64(count)
-        let collect = { (bytes: UnsafeRawBufferPointer) in self.pending.append(contentsOf: bytes) }
-        do {
+        let encrypt = { (bytes: UnsafeRawBufferPointer) throws(EncryptionError) in try stage.push(bytes) }
+        do throws(CodecFailure<EncryptionError>) {
             if count > 0 {
-                try compressor.push(UnsafeRawBufferPointer(rebasing: chunk[..<count]), output: collect)
+                try compressor.push(UnsafeRawBufferPointer(rebasing: chunk[..<count]), output: encrypt)
             }
             if count < chunk.count {
-                try compressor.finish(output: collect)
+                try compressor.finish(output: encrypt)
+                do throws(EncryptionError) { try stage.finish() } catch { throw .output(error) }
                 sourceEnded = true
             }
         } catch {
-            guard case .codec(let codecError) = error else { return }
-            throw .localIO(detail: "compressing \(sourcePath) failed: \(codecError.message)")
+            switch error {
+            case .codec(let codecError): throw .localIO(detail: "compressing \(sourcePath) failed: \(codecError.message)")
+            case .output(let encryptionError): throw .localIO(detail: "encrypting \(sourcePath) failed: \(encryptionError.message)")
+            }
         }
         pending.withUnsafeBytes { hasher?.update($0) }
         produced += Int64(pending.count)

@@ -1,6 +1,7 @@
 import Glibc
 
-/// Receives an archived object, decodes it (per its `wal-compression` metadata) into a
+/// Receives an archived object, decrypts it (per `wal-encryption`, with `ObjectDecryption`'s
+/// keys: each chunk proven before its bytes go on), decodes it (per its `wal-compression` metadata) into a
 /// temporary file next to the destination, and proves it before anything is renamed into
 /// place: the SHA-256 and size of the decoded bytes against `wal-sha256`/`wal-size`, and,
 /// when the requested name is known, the file's own structure against that name
@@ -35,7 +36,12 @@ public final class VerifyingFileSink: ObjectSink {
     }
 
     public let expectedName: WALFileName?
+    public let decryption: ObjectDecryption
     public let temporaryPath: String
+    /// Set when the last attempt could not be read for want of the right key (none configured,
+    /// another key's object, a plaintext object in an encrypted archive): a matter of the
+    /// configuration or of a foreign object, not of bytes damaged on the way.
+    public private(set) var keyFailure: PayloadError?
     /// The local failure (writing the temporary file) that ended the last attempt, if one did:
     /// a store reports it as `StorageError.localIO`, and this tells a full file system apart.
     public private(set) var writeFailure: PayloadError?
@@ -48,6 +54,7 @@ public final class VerifyingFileSink: ObjectSink {
     private final class Attempt {
         let key: String
         let metadata: PayloadMetadata
+        let decryptor: ChunkDecryptor?
         let decompressor: StreamDecompressor
         let sizeLimit: Int64
         /// Writes and hashes the decoded bytes on its own thread while this one decompresses.
@@ -55,10 +62,11 @@ public final class VerifyingFileSink: ObjectSink {
         var size: Int64 = 0
         var failure: PayloadError?
 
-        init(key: String, metadata: PayloadMetadata, decompressor: StreamDecompressor, sizeLimit: Int64,
-             writer: BackgroundFileWriter) {
+        init(key: String, metadata: PayloadMetadata, decryptor: ChunkDecryptor?, decompressor: StreamDecompressor,
+             sizeLimit: Int64, writer: BackgroundFileWriter) {
             self.key = key
             self.metadata = metadata
+            self.decryptor = decryptor
             self.decompressor = decompressor
             self.sizeLimit = sizeLimit
             self.writer = writer
@@ -67,8 +75,10 @@ public final class VerifyingFileSink: ObjectSink {
 
     /// Creates the temporary file in `directory` (the directory of %p, so the final rename
     /// stays within one file system); it is tracked for removal if the process is interrupted.
-    public init(directory: String, expecting expectedName: WALFileName?) throws(PayloadError) {
+    public init(directory: String, expecting expectedName: WALFileName?, decryption: ObjectDecryption = .none)
+        throws(PayloadError) {
         self.expectedName = expectedName
+        self.decryption = decryption
         temporaryPath = TemporaryFileCleanup.track(in: directory)
         // 0666 and the umask (PostgreSQL sets it for its children to match the data directory).
         descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
@@ -87,6 +97,7 @@ public final class VerifyingFileSink: ObjectSink {
         // after the truncation.
         attempt = nil
         writeFailure = nil
+        keyFailure = nil
         guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
             let failure = PayloadError.local(operation: "reset", path: temporaryPath, code: errno)
             writeFailure = failure
@@ -94,13 +105,18 @@ public final class VerifyingFileSink: ObjectSink {
         }
         do throws(PayloadError) {
             let metadata = try PayloadMetadata(object: object)
+            let decryptor: ChunkDecryptor?
+            do { decryptor = try decryption.decryptor(for: metadata, key: object.key) } catch {
+                keyFailure = error
+                throw error
+            }
             let decompressor: StreamDecompressor
             do { decompressor = try StreamDecompressor(algorithm: metadata.algorithm) } catch {
                 throw .corruptObject(key: object.key, detail: error.message)
             }
-            // Without wal-size, an uncompressed object's own length is the size to expect.
-            let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? object.size : nil)
-            attempt = Attempt(key: object.key, metadata: metadata, decompressor: decompressor,
+            // Without wal-size, a plain (uncompressed, unencrypted) object's own length is the size to expect.
+            let expectedSize = metadata.originalSize ?? (metadata.isPlain ? object.size : nil)
+            attempt = Attempt(key: object.key, metadata: metadata, decryptor: decryptor, decompressor: decompressor,
                               sizeLimit: expectedSize ?? Self.sizeLimitWithoutMetadata,
                               writer: BackgroundFileWriter(descriptor: descriptor, path: temporaryPath))
         } catch {
@@ -111,12 +127,44 @@ public final class VerifyingFileSink: ObjectSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         guard let attempt else { throw .sinkFailed(detail: PayloadError.notBegun.message) }
         if let failure = attempt.failure { throw storageError(failure) }
-        do {
-            try attempt.decompressor.push(bytes) { (output) throws(PayloadError) in try self.append(output, attempt) }
+        do throws(PayloadError) {
+            try decode(bytes, attempt)
         } catch {
-            let failure = Self.payloadError(error, attempt.key)
-            attempt.failure = failure
-            throw storageError(failure)
+            attempt.failure = error
+            throw storageError(error)
+        }
+    }
+
+    /// Decrypts (if encrypted) and decompresses `bytes` into the temporary file.
+    private func decode(_ bytes: UnsafeRawBufferPointer, _ attempt: Attempt) throws(PayloadError) {
+        let decompress = { (plain: UnsafeRawBufferPointer) throws(CodecFailure<PayloadError>) in
+            try attempt.decompressor.push(plain) { (output) throws(PayloadError) in try self.append(output, attempt) }
+        }
+        do throws(CipherFailure<CodecFailure<PayloadError>>) {
+            guard let decryptor = attempt.decryptor else {
+                do { try decompress(bytes) } catch { throw .output(error) }
+                return
+            }
+            try decryptor.push(bytes, output: decompress)
+        } catch {
+            throw Self.payloadError(error, attempt.key)
+        }
+    }
+
+    /// Ends decryption (the last chunk is proven here) and decompression.
+    private func endDecoding(_ attempt: Attempt) throws(PayloadError) {
+        let decompress = { (plain: UnsafeRawBufferPointer) throws(CodecFailure<PayloadError>) in
+            try attempt.decompressor.push(plain) { (output) throws(PayloadError) in try self.append(output, attempt) }
+        }
+        do throws(CipherFailure<CodecFailure<PayloadError>>) {
+            try attempt.decryptor?.finish(output: decompress)
+            do {
+                try attempt.decompressor.finish { (output) throws(PayloadError) in try self.append(output, attempt) }
+            } catch {
+                throw .output(error)
+            }
+        } catch {
+            throw Self.payloadError(error, attempt.key)
         }
     }
 
@@ -141,11 +189,10 @@ public final class VerifyingFileSink: ObjectSink {
         guard let attempt else { throw .notBegun }
         if let failure = attempt.failure { throw failure }
         do {
-            try attempt.decompressor.finish { (output) throws(PayloadError) in try self.append(output, attempt) }
+            try endDecoding(attempt)
         } catch {
-            let failure = Self.payloadError(error, attempt.key)
-            attempt.failure = failure
-            throw failure
+            attempt.failure = error
+            throw error
         }
         let metadata = attempt.metadata
         let sha256Hex: String
@@ -154,7 +201,7 @@ public final class VerifyingFileSink: ObjectSink {
             attempt.failure = failure
             throw failure
         }
-        if let expectedSize = metadata.originalSize ?? (metadata.algorithm == .none ? attempt.sizeLimit : nil),
+        if let expectedSize = metadata.originalSize ?? (metadata.isPlain ? attempt.sizeLimit : nil),
            expectedSize != attempt.size {
             attempt.failure = .sizeMismatch(key: attempt.key, expected: expectedSize, actual: attempt.size)
         } else if let expectedHex = metadata.originalSHA256Hex, expectedHex != sha256Hex {
@@ -207,10 +254,11 @@ public final class VerifyingFileSink: ObjectSink {
         }
     }
 
-    private static func payloadError(_ error: CodecFailure<PayloadError>, _ key: String) -> PayloadError {
+    private static func payloadError(_ error: CipherFailure<CodecFailure<PayloadError>>, _ key: String) -> PayloadError {
         switch error {
-        case .codec(let codecError): return .corruptObject(key: key, detail: codecError.message)
-        case .output(let outputError): return outputError
+        case .cipher(let cipherError): return .encryption(key: key, detail: cipherError.message)
+        case .output(.codec(let codecError)): return .corruptObject(key: key, detail: codecError.message)
+        case .output(.output(let outputError)): return outputError
         }
     }
 }

@@ -37,7 +37,8 @@ public struct PrefetchWorker: Sendable {
             return
         }
         runBatch(stores: stores, archiveIdentity: identity, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
-                 preferredSuffix: configuration.compression.keySuffix, segmentSize: segmentSize)
+                 preferredSuffix: configuration.compression.keySuffix, segmentSize: segmentSize,
+                 decryption: identity.decryption(keys: configuration.encryptionKeys))
     }
 
     /// Downloads the wanted segments that are missing, in order, one thread per store, each
@@ -48,7 +49,8 @@ public struct PrefetchWorker: Sendable {
     /// removes everything). Returns how many files it added.
     @discardableResult
     public func runBatch(stores: [any ObjectStore], archiveIdentity: ArchiveIdentity, searchesLegacyFlatLayout: Bool,
-                         preferredSuffix: String, segmentSize: WALSegmentSize, floor: FreeSpaceFloor = .standard) -> Int {
+                         preferredSuffix: String, segmentSize: WALSegmentSize, floor: FreeSpaceFloor = .standard,
+                         decryption: ObjectDecryption = .none) -> Int {
         // Never through a symlink or another user's directory (RestorePrefetch checked it too).
         guard prefetch.walDirectory.trustedStateDirectory("prefetch", create: true) == prefetch.directory else { return 0 }
         let layout = StorageLayout(prefix: prefetch.storeIdentity.prefix)
@@ -70,7 +72,8 @@ public struct PrefetchWorker: Sendable {
                     queue.stop()
                     return
                 }
-                let downloaded = self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier)
+                let downloaded = self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier,
+                                               decryption: decryption)
                 space.release()
                 guard downloaded else {
                     queue.stop()
@@ -92,8 +95,10 @@ public struct PrefetchWorker: Sendable {
         return prefetch.removeUnwanted(keeping: wanted).count - present.count
     }
 
-    private func download(_ segment: WALFileName, locator: SegmentLocator, system: UInt64) -> Bool {
-        guard let sink = try? VerifyingFileSink(directory: prefetch.directory, expecting: segment) else { return false }
+    private func download(_ segment: WALFileName, locator: SegmentLocator, system: UInt64, decryption: ObjectDecryption) -> Bool {
+        guard let sink = try? VerifyingFileSink(directory: prefetch.directory, expecting: segment, decryption: decryption) else {
+            return false
+        }
         defer { sink.discard() }
         do {
             guard try locator.fetch(segment.description, into: sink) != nil else { return false }

@@ -20,11 +20,15 @@ public enum RestoreError: Error, Sendable {
     case otherSystem(detail: String)
     /// The name is under several keys with different content, or its claim is damaged.
     case ambiguous(detail: String)
+    /// The object cannot be read with the configured keys (none, or not its key), or is
+    /// plaintext in an encrypted archive.
+    case encryption(detail: String)
 
     /// A failure that retrying later could fix.
     public var isTransient: Bool {
         switch self {
-        case .usage, .invalidName, .notFound, .verification, .noArchiveIdentity, .otherSystem, .ambiguous: return false
+        case .usage, .invalidName, .notFound, .verification, .noArchiveIdentity, .otherSystem, .ambiguous, .encryption:
+            return false
         case .localFile, .destinationFull: return true
         case .storage(let error, _): return Self.isTransient(error)
         case .archiveIdentity(let error, _):
@@ -69,6 +73,8 @@ public enum RestoreError: Error, Sendable {
         case .ambiguous(let detail):
             return "\(detail); nothing was written to the destination: remove the copy that does not belong to this "
                 + "archive, then start recovery again"
+        case .encryption(let detail):
+            return "\(detail); nothing was written to the destination"
         }
     }
 }

@@ -12,11 +12,15 @@ public struct RestoreOperation {
     public let searchesLegacyFlatLayout: Bool
     /// Suffix of the configured compression, tried first.
     public let preferredSuffix: String
+    /// The keys of client-side encryption, and whether every object must be encrypted.
+    public let decryption: ObjectDecryption
 
     public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
 
     public init(store: any ObjectStore, storeIdentity: StoreIdentity, archiveIdentity: ArchiveIdentity,
-                searchesLegacyFlatLayout: Bool = false, preferredSuffix: String = CompressionAlgorithm.default.keySuffix) {
+                searchesLegacyFlatLayout: Bool = false, preferredSuffix: String = CompressionAlgorithm.default.keySuffix,
+                decryption: ObjectDecryption = .none) {
+        self.decryption = decryption
         self.store = store
         self.storeIdentity = storeIdentity
         self.archiveIdentity = archiveIdentity
@@ -38,7 +42,7 @@ public struct RestoreOperation {
         walDirectory.cleanUpBeforeRestore()
         let sink: VerifyingFileSink
         do {
-            sink = try VerifyingFileSink(directory: directory, expecting: fileName)
+            sink = try VerifyingFileSink(directory: directory, expecting: fileName, decryption: decryption)
         } catch {
             throw Self.localFailure(error, directory: directory)
         }
@@ -49,6 +53,7 @@ public struct RestoreOperation {
         } catch {
             // The sink's own write failed: that is this machine's disk, not the archive.
             if let failure = sink.writeFailure { throw Self.localFailure(failure, directory: directory) }
+            if let failure = sink.keyFailure { throw .encryption(detail: failure.message) }
             throw error
         }
         let verified: VerifyingFileSink.Verified
