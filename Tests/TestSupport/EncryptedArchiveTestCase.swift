@@ -215,7 +215,7 @@ open class EncryptedArchiveTestCase: BuiltToolTestCase {
         plaintextMetadata["wal-encryption-key-id"] = nil
         plaintextMetadata["wal-compression"] = "none"
         try putBytes(try store(encrypted).store, key: object.key, Array(segment.bytes), metadata: plaintextMetadata)
-        try assertFetchRefused(segment.name, withKey(encrypted), mentioning: "the archive is encrypted, but this object is not")
+        try assertFetchRefused(segment.name, withKey(encrypted), mentioning: "it is not encrypted, and encryption is required")
         assertNoKeyInOutput()
     }
 

@@ -14,7 +14,7 @@ struct OperatorArchive {
 
     private static func decryption(_ identity: ArchiveIdentity?, _ configuration: Configuration) -> ObjectDecryption {
         identity?.decryption(keys: configuration.encryptionKeys)
-            ?? ObjectDecryption(keyring: configuration.encryptionKeys, required: false)
+            ?? ObjectDecryption(keyring: configuration.encryptionKeys, required: configuration.encryptionKeys?.writeKey != nil)
     }
 
     /// The archive as a user names it (`s3://bucket/prefix`, `file:///directory`).

@@ -47,10 +47,10 @@ public struct ArchiveIdentity: Sendable, Equatable {
 
     public var isEncrypted: Bool { encryptionKeyIDs != nil }
 
-    /// How a reader with `keys` treats this archive's objects: in an encrypted archive every
-    /// object must be encrypted (and one of `keys` must fit it).
+    /// How a reader with `keys` treats this archive's objects: in an encrypted archive, or with
+    /// an encryption key configured, every object must be encrypted (and one of `keys` must fit).
     public func decryption(keys: EncryptionKeyring?) -> ObjectDecryption {
-        ObjectDecryption(keyring: keys, required: isEncrypted)
+        ObjectDecryption(keyring: keys, required: isEncrypted || keys?.writeKey != nil)
     }
 
     /// Why `wal-push` with `writeKey` (the configured `encryption_key_file`, if any) may not

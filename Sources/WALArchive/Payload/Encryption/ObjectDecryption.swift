@@ -1,6 +1,8 @@
-/// What a reader does about encryption: the keys it has, and whether the archive is
-/// encrypted. In an encrypted archive an object without encryption is refused: anyone able to
-/// write to the store could otherwise put a plaintext file of their making there.
+/// What a reader does about encryption: the keys it has, and whether every object must be
+/// encrypted: in an encrypted archive, and wherever an `encryption_key_file` is configured
+/// (so that replacing the identity with an unencrypted one does not turn the check off), an
+/// object without encryption is refused: anyone able to write to the store could otherwise put
+/// a plaintext file of their making there.
 public struct ObjectDecryption: Sendable, Equatable {
     public var keyring: EncryptionKeyring?
     public var required: Bool
@@ -18,8 +20,8 @@ public struct ObjectDecryption: Sendable, Equatable {
     func decryptor(for metadata: PayloadMetadata, key: String) throws(PayloadError) -> ChunkDecryptor? {
         guard let keyID = metadata.encryptionKeyID else {
             guard !required else {
-                throw .encryption(key: key, detail: "the archive is encrypted, but this object is not (it was not written by "
-                    + "wal-push of this archive): refused")
+                throw .encryption(key: key, detail: "it is not encrypted, and encryption is required here (the archive is "
+                    + "encrypted, or an encryption key is configured): refused, it was not written by wal-push with the key")
             }
             return nil
         }
