@@ -48,13 +48,20 @@ struct ArchiveDestination {
         return variant
     }
 
-    /// An S3 destination on the shared local signature-checking server, under a fresh prefix.
-    static func localS3(label: String) throws -> ArchiveDestination {
+    /// An S3 destination on the shared local signature-checking server, under a fresh prefix;
+    /// `encryptionKeyHex`: with client-side encryption, the key in a file beside the config.
+    static func localS3(label: String, encryptionKeyHex: String? = nil) throws -> ArchiveDestination {
         let server = try LocalS3Server.shared()
         let prefix = String(server.uniquePrefix(label).dropLast())
         let folder = try PostgresCluster.makeServiceOwnedDirectory(prefix: "wal-archive-e2e-conf")
         let configFile = folder.appendingPathComponent("wal-archive.conf")
         let url = "s3://\(server.bucket)/\(prefix)"
+        var encryption = ""
+        if let encryptionKeyHex {
+            let keyFile = folder.appendingPathComponent("encryption.key")
+            try PostgresCluster.writeServiceFile(encryptionKeyHex + "\n", to: keyFile)
+            encryption = "encryption_key_file = \(keyFile.path)\n"
+        }
         try PostgresCluster.writeServiceFile("""
             # written by the end-to-end tests; same keys as postgres-conf/wal-archive.conf
             url = \(url)
@@ -66,7 +73,7 @@ struct ArchiveDestination {
             connect_timeout = 2
             retry_budget = 5
             max_attempts = 2
-
+            \(encryption)
             """, to: configFile)
         let settings = server.settings()
         return ArchiveDestination(folder: folder, configFile: configFile, url: url) {

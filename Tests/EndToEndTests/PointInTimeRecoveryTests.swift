@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import WALArchive
 import XCTest
 
 /// A real PostgreSQL (15, 17 or 18: `scripts/run-tests --pg N`) archives through `wal-push` and recovers to a
@@ -54,6 +55,36 @@ final class PointInTimeRecoveryTests: XCTestCase {
             destination, ["recovery_target_timeline = 'latest'"]), track: track)
         XCTAssertEqual(try rowsByPhase(latest), ["before": history.rowsBeforeTarget, "timeline 2": 500])
         XCTAssertEqual(try latest.currentTimeline(), 3)
+    }
+
+    /// Client-side encryption on: PostgreSQL archives through an encrypted archive (every object
+    /// our AES-256-GCM stream, metadata naming the key), and point-in-time recovery through
+    /// wal-fetch (decrypting) stops at the target with exactly the rows before it.
+    func testArchiveAndRecoverToATimeThroughAnEncryptedArchive() throws {
+        let keyHex = (0..<32).map { String(format: "%02x", ($0 * 29 + 5) & 0xff) }.joined()
+        let destination = try ArchiveDestination.localS3(label: "e2e-encrypted", encryptionKeyHex: keyHex)
+        let history = try archiveHistory(to: destination, targetByLSN: false, track: track)
+        let keys = try destination.listKeys()
+        assertArchived(history.lastSegment, in: keys)
+        let server = try LocalS3Server.shared()
+        let store = try S3Store(settings: server.settings())
+        let prefix = String(destination.url.dropFirst("s3://\(server.bucket)/".count))
+        let dataKeys = keys.filter { !$0.hasPrefix("names/") && $0 != "wal-archive.json" }
+        XCTAssertFalse(dataKeys.isEmpty)
+        for key in dataKeys {
+            let info = try XCTUnwrap(try store.head(key: prefix + "/" + key), key)
+            XCTAssertEqual(info.metadata["wal-encryption"], "aes-256-gcm", key)
+        }
+        let identity = try XCTUnwrap(try ArchiveIdentityObject.read(from: store, layout: StorageLayout(prefix: prefix),
+                                                                    storeIdentity: StoreIdentity(destination: .s3(server.settings()),
+                                                                                                 prefix: prefix)))
+        XCTAssertEqual(identity.encryptionKeyIDs?.count, 1)
+
+        let restored = try recoverAndPromote(history, settings: try recoverySettings(
+            destination, [history.target.setting, "recovery_target_action = 'promote'"]), track: track)
+        XCTAssertEqual(try rowsByPhase(restored), ["before": history.rowsBeforeTarget])
+        XCTAssertTrue(restored.serverLog().contains("recovery stopping before commit of transaction"), restored.serverLog())
+        XCTAssertFalse(restored.serverLog().contains(keyHex), "the key in the server log")
     }
 
     /// The same archive and point-in-time recovery through the `file://` directory backend, with
