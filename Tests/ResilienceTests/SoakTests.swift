@@ -4,7 +4,8 @@ import WALArchive
 import XCTest
 
 /// pgbench against a real PostgreSQL archiving with `archive_command = 'wal-push %p'` through
-/// FaultProxy, which fails a few percent of the requests with every kind of fault; then a
+/// FaultProxy, which fails a few percent of the requests with every kind of fault and, once,
+/// every upload for longer than a call's retry budget; then a
 /// recovery of a base backup to the end of the archive (restore_command through the same
 /// faults), and every table compared with the source by checksum.
 ///
@@ -59,6 +60,10 @@ final class SoakTests: XCTestCase {
                            .status(500, code: "InternalError"), .cutBody(fraction: 0.5), .flipResponseByte,
                            .trickle(bytesPerSecond: 512 * 1024)], probability: 0.04, filter: .init(methods: ["GET"])),
         ], seed: seed)
+        // And an outage of the uploads longer than a call's retry budget (the next 100 PUTs
+        // answered 503, counted, not timed): archive_command must fail, with exit 1, and
+        // PostgreSQL archives the files later.
+        proxy.script(Array(repeating: .status(503, code: "SlowDown"), count: 100), filter: .init(methods: ["PUT"]))
 
         let run = try origin.runAsService(pgbench, ["--client=4", "--jobs=2", "--time=\(seconds)", "--no-vacuum"]
                                           + connection + ["postgres"], timeoutSeconds: Double(seconds) + 600)
@@ -75,6 +80,7 @@ final class SoakTests: XCTestCase {
             $0.contains("tool=wal-push") && $0.contains(" exit=")
         }
         XCTAssertEqual(failedCalls.count, status.failedCount, "failed calls logged vs pg_stat_archiver:\n\(failedCalls.joined(separator: "\n"))")
+        XCTAssertGreaterThan(status.failedCount, 0, "the outage outlasted a call's retry budget")
         XCTAssertLessThanOrEqual(status.failedCount, pushFaults.count)
         for line in failedCalls {
             XCTAssertTrue(line.contains(" exit=1 "), "only transient failures: \(line)")
@@ -110,21 +116,19 @@ private struct SoakArchive {
     init(server: LocalS3Server, endpoint: String) throws {
         let folder = try PostgresCluster.makeServiceOwnedDirectory(prefix: "wal-archive-soak-conf")
         configFile = folder.appendingPathComponent("wal-archive.conf")
-        let prefix = String(server.uniquePrefix("soak").dropLast())
-        // A stall costs the low-speed timeout (2 s), then the request is sent again; one log
-        // line per call (log = info) says how each call ended.
-        try PostgresCluster.writeServiceFile("""
-            url = s3://\(server.bucket)/\(prefix)
-            endpoint = \(endpoint)
-            region = \(server.region)
-            path_style = true
-            access_key_id = \(server.credentials.accessKeyID)
-            secret_access_key = \(server.credentials.secretAccessKey)
-            retry_budget = 30
-            low_speed_timeout = 2
-            log = info
-
-            """, to: configFile)
+        // The tools' environment for a fresh prefix, as config-file lines. A stall costs the
+        // low-speed timeout (2 s), then the request is sent again; one log line per call
+        // (log = info) says how each call ended.
+        let environment = server.toolEnvironment("soak", endpoint: endpoint, retryBudget: 10)
+            .merging(["WAL_ARCHIVE_LOW_SPEED_TIMEOUT": "2", "WAL_ARCHIVE_LOG": "info"]) { $1 }
+        var lines: [String] = []
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
+            guard let setting = ConfigurationSetting.allCases.first(where: { $0.environmentNames.contains(name) }) else {
+                throw PostgresClusterError("no setting is read from \(name)")
+            }
+            lines.append("\(setting.fileKey) = \(value)")
+        }
+        try PostgresCluster.writeServiceFile(lines.joined(separator: "\n") + "\n", to: configFile)
     }
 
     /// `wal-archive init -D` for `cluster`, as user postgres, with the tools' config file.
