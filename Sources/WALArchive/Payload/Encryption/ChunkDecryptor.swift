@@ -7,14 +7,11 @@ public final class ChunkDecryptor {
     private let keyring: EncryptionKeyring
     private var header: [UInt8] = []
     private var cipher: AESGCM?
-    private var chunkSize = 0
     private var sealed: UnsafeMutableRawBufferPointer?
     private var plaintext: UnsafeMutableRawBufferPointer?
     private var buffered = 0
     private var index: UInt64 = 0
     private var finished = false
-    /// The key id of the header, once it has arrived.
-    public private(set) var keyID: String?
 
     public init(keyring: EncryptionKeyring) {
         self.keyring = keyring
@@ -61,13 +58,11 @@ public final class ChunkDecryptor {
 
     private func start() throws(EncryptionError) {
         let parts = try EncryptedStream.parseHeader(header)
-        keyID = parts.keyID.hexString
         guard let key = keyring.key(idBytes: parts.keyID) else {
             throw .unknownKey(id: parts.keyID.hexString, known: keyring.ids)
         }
         guard let cipher = AESGCM(key: key.objectKey(salt: parts.salt), encrypting: false) else { throw .cipherFailed }
         self.cipher = cipher
-        chunkSize = parts.chunkSize
         sealed = .allocate(byteCount: parts.chunkSize + AESGCM.tagBytes, alignment: 16)
         plaintext = .allocate(byteCount: parts.chunkSize, alignment: 16)
     }
