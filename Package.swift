@@ -22,7 +22,7 @@ let package = Package(
         .executableTarget(name: "wal-archive", dependencies: ["WALArchive"]),
         .executableTarget(name: "codec-bench", dependencies: ["WALArchive"], path: "bench/codec", exclude: ["run"]),
         .executableTarget(name: "encryption-bench", dependencies: ["WALArchive"], path: "bench/encryption",
-                          exclude: ["run"]),
+                          exclude: ["run", "results.md"]),
         // Test tiers, each runnable alone (`swift test --filter UnitTests`): no server at all;
         // the local S3 server; real PostgreSQL clusters; the documentation's commands.
         .target(name: "TestSupport", dependencies: ["WALArchive"], path: "Tests/TestSupport"),

@@ -45,7 +45,7 @@ func pieces(_ input: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) {
     }
 }
 
-let key = EncryptionKey(bytes: (0..<32).map { UInt8($0 &* 37 &+ 11) })!
+let key = EncryptionKey(bytes: (0..<32).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) })!
 let keyring = EncryptionKeyring(writeKey: key, olderKeys: [])
 
 /// Compresses (zstd, default level), optionally encrypting the output; returns the body.
