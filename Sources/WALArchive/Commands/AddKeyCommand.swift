@@ -41,12 +41,7 @@ enum AddKeyCommand: OperatorSubcommand {
         let location = storeIdentity.describe(key: ArchiveIdentityObject.key(configuration.layout))
         let outcome: ArchiveIdentityObject.AddKeyOutcome
         do throws(ArchiveIdentityError) {
-            let store: any ObjectStore
-            do {
-                store = try configuration.destination.makeStore()
-            } catch {
-                throw .storage(error, location: location)
-            }
+            let store = try ArchiveIdentityObject.store(configuration.destination, location: location)
             outcome = try ArchiveIdentityObject.addEncryptionKey(key.id, in: store, layout: configuration.layout,
                                                                  storeIdentity: storeIdentity)
         } catch {

@@ -68,12 +68,7 @@ enum InitCommand: OperatorSubcommand {
         let location = storeIdentity.describe(key: ArchiveIdentityObject.key(configuration.layout))
         let outcome: ArchiveIdentityObject.CreateOutcome
         do throws(ArchiveIdentityError) {
-            let store: any ObjectStore
-            do {
-                store = try configuration.destination.makeStore()
-            } catch {
-                throw .storage(error, location: location)
-            }
+            let store = try ArchiveIdentityObject.store(configuration.destination, location: location)
             outcome = try ArchiveIdentityObject.create(identity, in: store, layout: configuration.layout, storeIdentity: storeIdentity)
         } catch {
             return fail(.storageFailure, error.message)

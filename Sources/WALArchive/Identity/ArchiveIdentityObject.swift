@@ -12,6 +12,16 @@ public enum ArchiveIdentityObject {
         case existing(ArchiveIdentity)
     }
 
+    /// The store `destination` names, for work on the identity at `location`: a store that
+    /// cannot be made (settings, TLS set-up) is a failure to reach the identity, named as such.
+    public static func store(_ destination: StoreDestination, location: String) throws(ArchiveIdentityError) -> any ObjectStore {
+        do {
+            return try destination.makeStore()
+        } catch {
+            throw .storage(error, location: location)
+        }
+    }
+
     public static func key(_ layout: StorageLayout) -> String {
         layout.root + name
     }
