@@ -518,7 +518,7 @@ class Tools:
         self.args, self.workdir, self.server = args, workdir, server
         self.bin = postgres_dir(os.path.join(workdir, "bin"))
         built = args.ours_bin
-        for name in ("wal-push", "wal-fetch"):
+        for name in ("wal-push", "wal-fetch", "wal-archive"):
             shutil.copy2(os.path.join(built, name), os.path.join(self.bin, name))
             os.chmod(os.path.join(self.bin, name), 0o755)
         self.aws = args.aws_bin
@@ -532,6 +532,7 @@ class Tools:
         self.endpoint = server.endpoint
         self.tls_port = None
         self.floor_object = None  # the zstd bytes wal-push stores for the single segment
+        self.initialised = set()  # prefixes given our archive identity
 
     def set_endpoint(self, endpoint, tls_port):
         self.endpoint, self.tls_port = endpoint, tls_port
@@ -559,6 +560,18 @@ class Tools:
             key, _, value = item.partition("=")
             env[key] = value
         return env
+
+    def init_ours(self, prefix, datadir=None, wal_file=None):
+        """Gives `prefix` our archive identity, as an operator does once before archiving
+        (wal-push and wal-fetch refuse a location without one): from the data directory or a
+        WAL file of the system that archives there, straight at the server, once per prefix.
+        Not timed: a one-time set-up step."""
+        if prefix in self.initialised:
+            return
+        source = ["-D", datadir] if datadir else ["--wal-file", wal_file]
+        env = dict(self.ours_env("ours", prefix), WAL_ARCHIVE_ENDPOINT=self.server.endpoint)
+        run([f"{self.bin}/wal-archive", "init"] + source, env=self.process_env(env))
+        self.initialised.add(prefix)
 
     @staticmethod
     def process_env(extra):
@@ -693,6 +706,7 @@ def prepare_floor_object(tools, segment):
     """The fair floor sends what wal-push stores: push the segment once with our defaults, then
     download that object's bytes (zstd, as stored) with curl."""
     prefix = "floor/ours"
+    tools.init_ours(prefix, wal_file=segment)
     argv, env = tools.push_argv("ours", segment, prefix, {})
     run(argv, env=tools.process_env(env))
     # The key wal-push chose: its date partition is the segment's modification date (UTC).
@@ -731,6 +745,8 @@ def single_calls(args, tools, cluster, segment, shape):
                             errors[tool] = f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}"
                             continue
                 if phase == "push":
+                    if base_tool(tool) == "ours":
+                        tools.init_ours(prefix, wal_file=segment)
                     argv, env = tools.push_argv(tool, segment, prefix, context)
                 else:
                     # One pg_wal per tool across rounds, as in a real recovery: wal-fetch's hint
@@ -897,6 +913,8 @@ def drain(args, tools, backlog, shape, endpoints):
                 created = tools.stanza_create(context["pgbackrest_conf"], stanza, online=False)
                 if created.returncode != 0:
                     raise RuntimeError(f"stanza-create: {(created.stderr or created.stdout).strip()[-400:]}")
+            if base_tool(tool) == "ours":
+                tools.init_ours(prefix, datadir=copy.datadir)
             _, env = tools.push_argv(tool, "%p", prefix, context)
 
             def argv_for(path):
@@ -923,6 +941,7 @@ def pushed_ahead(args, tools, backlog):
     data directory, %p relative)."""
     copy = backlog.copy("pushed-ahead")
     prefix = "pushed-ahead/ours"
+    tools.init_ours(prefix, datadir=copy.datadir)
     _, env = tools.push_argv("ours", "%p", prefix, {})
     env = tools.process_env(env)
     names = ready_names(copy.datadir)
@@ -972,6 +991,8 @@ def sustained(args, tools, shape):
         cluster.init()
         prefix = f"sustain/{shape.name}/{tool}"
         context = {}
+        if base_tool(tool) == "ours":
+            tools.init_ours(prefix, datadir=cluster.datadir)
         if base_tool(tool) == "pgbackrest":
             context["stanza"] = f"sustain-{shape.name}-{tool}"
             context["pgbackrest_conf"] = tools.pgbackrest_conf(context["stanza"], f"/{prefix}", context["stanza"],
@@ -1126,6 +1147,7 @@ class PITRSource:
             started = time.monotonic()
             try:
                 if base_tool(tool_id) == "ours":
+                    tools.init_ours(f"{self.label}/ours", datadir=self.cluster.datadir)
                     pushed = subprocess.run(["xargs", "-P", "2", "-n", "1", f"{tools.bin}/wal-push"],
                                             input="\n".join(paths), text=True, capture_output=True, timeout=1800,
                                             env=tools.process_env(tools.ours_env("ours", f"{self.label}/ours")))
