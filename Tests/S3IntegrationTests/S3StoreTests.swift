@@ -133,17 +133,7 @@ final class S3StoreTests: XCTestCase {
     /// TLS verification is always on: a self-signed certificate is refused at once (no
     /// retries), and accepted when given as the CA bundle.
     func testHTTPSVerifiesTheServerCertificate() throws {
-        let directory = try makeTemporaryDirectory(self)
-        let certificate = directory + "/cert.pem", privateKey = directory + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", privateKey, "-out", certificate]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        XCTAssertEqual(openssl.terminationStatus, 0)
-        let tlsServer = try LocalS3Server.start(arguments: ["--tls-cert", certificate, "--tls-key", privateKey])
+        let (tlsServer, certificate) = try LocalS3Server.startWithSelfSignedCertificate(in: try makeTemporaryDirectory(self))
         defer { tlsServer.stop() }
         XCTAssertTrue(tlsServer.endpoint.hasPrefix("https://"))
 

@@ -71,17 +71,7 @@ final class ServerSideEncryptionTests: BuiltToolTestCase {
     /// SSE-C over HTTPS (S3 refuses it over HTTP, and the key would travel in clear): the key
     /// is needed for HEAD and GET too, and a wrong or missing key is refused.
     func testCustomerKeyGoesWithEveryPutGetAndHeadOverHTTPS() throws {
-        let directory = try makeTemporaryDirectory(self)
-        let certificate = directory + "/cert.pem", privateKey = directory + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", privateKey, "-out", certificate]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        XCTAssertEqual(openssl.terminationStatus, 0)
-        let tlsServer = try LocalS3Server.start(arguments: ["--tls-cert", certificate, "--tls-key", privateKey])
+        let (tlsServer, certificate) = try LocalS3Server.startWithSelfSignedCertificate(in: try makeTemporaryDirectory(self))
         defer { tlsServer.stop() }
 
         let key = try XCTUnwrap(ServerSideEncryption.CustomerKey(key: (0..<32).map { UInt8($0 * 7 & 0xff) }))

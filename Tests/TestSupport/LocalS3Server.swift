@@ -91,6 +91,21 @@ public final class LocalS3Server: @unchecked Sendable {
         return result
     }()
 
+    /// A moto server of its own speaking HTTPS with a new self-signed certificate for 127.0.0.1,
+    /// and the certificate's path (the CA bundle that trusts it). Stop it when done.
+    public static func startWithSelfSignedCertificate(in directory: String) throws -> (server: LocalS3Server, certificate: String) {
+        let certificate = directory + "/cert.pem", privateKey = directory + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", privateKey, "-out", certificate]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw StartFailure(description: "openssl could not make a self-signed certificate (exit \(openssl.terminationStatus))") }
+        return (try start(arguments: ["--tls-cert", certificate, "--tls-key", privateKey]), certificate)
+    }
+
     /// A server of the caller's own (e.g. moto over HTTPS with `--tls-cert`/`--tls-key`); the
     /// caller stops it.
     public static func start(_ kind: Kind = .moto, arguments: [String]) throws -> LocalS3Server {
