@@ -4,15 +4,7 @@ import XCTest
 @testable import WALArchive
 
 /// The archive identity from real data directories of the selected PostgreSQL major.
-final class ArchiveIdentityEndToEndTests: XCTestCase {
-    private var clusters: [PostgresCluster] = []
-
-    override func tearDown() {
-        clusters.forEach { $0.destroy() }
-        clusters.removeAll()
-        super.tearDown()
-    }
-
+final class ArchiveIdentityEndToEndTests: ClusterTestCase {
     /// `pg_controldata`'s own reading of a field, e.g. "Database system identifier".
     private func controlData(_ cluster: PostgresCluster, _ field: String) throws -> String {
         let result = try cluster.runAsService(cluster.installation.binary("pg_controldata"), [cluster.dataDirectory.path],
@@ -26,7 +18,7 @@ final class ArchiveIdentityEndToEndTests: XCTestCase {
     func testTheControlFileReaderAgreesWithPGControlData() throws {
         for megabytes in [1, 16, 64] {
             let cluster = try PostgresCluster.initialize(initdbOptions: ["--wal-segsize=\(megabytes)"])
-            clusters.append(cluster)
+            track(cluster)
             let directory = DataDirectory(path: cluster.dataDirectory.path)
             for running in [false, true] {
                 if running { try cluster.start() }
@@ -49,7 +41,7 @@ final class ArchiveIdentityEndToEndTests: XCTestCase {
         let archive = folder.appendingPathComponent("archive")
         XCTAssertTrue(try PostgresCluster.runAsService("/bin/mkdir", [archive.path]).succeeded)
         let cluster = try PostgresCluster.initialize()
-        clusters.append(cluster)
+        track(cluster)
         try cluster.start()
         let tool = try PostgresCluster.toolsDirectory().appendingPathComponent("wal-archive").path
         let environment = ["WAL_ARCHIVE_URL": "file://" + archive.path]
@@ -67,7 +59,7 @@ final class ArchiveIdentityEndToEndTests: XCTestCase {
         XCTAssertTrue(fromSegment.standardOutput.contains("already belongs to system \(system)"), fromSegment.standardOutput)
 
         let other = try PostgresCluster.initialize()
-        clusters.append(other)
+        track(other)
         let refused = try other.runAsService(tool, ["init", "-D", other.dataDirectory.path], environment: environment)
         XCTAssertEqual(refused.status, 4, refused.standardOutput)
         let otherSystem = try controlData(other, "Database system identifier")

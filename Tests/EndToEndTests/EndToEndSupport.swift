@@ -3,6 +3,19 @@ import TestSupport
 import WALArchive
 import XCTest
 
+/// A test case whose clusters are destroyed after each test: `track` every cluster it makes.
+class ClusterTestCase: XCTestCase {
+    private var clusters: [PostgresCluster] = []
+
+    override func tearDown() {
+        clusters.forEach { $0.destroy() }
+        clusters.removeAll()
+        super.tearDown()
+    }
+
+    func track(_ cluster: PostgresCluster) { clusters.append(cluster) }
+}
+
 /// One archive destination as PostgreSQL sees it: a wal-archive config file user `postgres` can
 /// read, and the archive_command / restore_command lines of postgres-conf/ that use it.
 struct ArchiveDestination {

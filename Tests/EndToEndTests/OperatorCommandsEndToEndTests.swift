@@ -5,17 +5,7 @@ import XCTest
 
 /// `wal-archive check`, `list`, `verify` and `prune` against real clusters archiving to the
 /// local S3 server.
-final class OperatorCommandsEndToEndTests: XCTestCase {
-    private var clusters: [PostgresCluster] = []
-
-    override func tearDown() {
-        clusters.forEach { $0.destroy() }
-        clusters.removeAll()
-        super.tearDown()
-    }
-
-    private func track(_ cluster: PostgresCluster) { clusters.append(cluster) }
-
+final class OperatorCommandsEndToEndTests: ClusterTestCase {
     /// The built `wal-archive` with `--config` of `destination` (run as root, as an operator might).
     private func walArchive(_ arguments: [String], _ destination: ArchiveDestination) throws -> CommandResult {
         let tool = try PostgresCluster.toolsDirectory().appendingPathComponent("wal-archive").path

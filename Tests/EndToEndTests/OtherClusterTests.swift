@@ -7,17 +7,7 @@ import XCTest
 /// B's own pushes into A's archive are refused (exit 4: another system), and a segment of B put
 /// there around wal-push (as an `aws s3 cp` would) stops A's recovery loudly instead of being
 /// replayed; once it is removed, the same recovery completes with everything A archived.
-final class OtherClusterTests: XCTestCase {
-    private var clusters: [PostgresCluster] = []
-
-    override func tearDown() {
-        clusters.forEach { $0.destroy() }
-        clusters.removeAll()
-        super.tearDown()
-    }
-
-    private func track(_ cluster: PostgresCluster) { clusters.append(cluster) }
-
+final class OtherClusterTests: ClusterTestCase {
     func testARecoveryOfOneClusterNeverReplaysAnotherClustersWALFromTheSamePrefix() throws {
         let destination = try ArchiveDestination.localS3(label: "e2e-two-clusters")
         let history = try archiveHistory(to: destination, targetByLSN: false, track: track)

@@ -5,17 +5,7 @@ import XCTest
 
 /// A real PostgreSQL (15, 17 or 18: `scripts/run-tests --pg N`) archives through `wal-push` and recovers to a
 /// point in time through `wal-fetch`, against the signature-checking local S3 and a directory.
-final class PointInTimeRecoveryTests: XCTestCase {
-    private var clusters: [PostgresCluster] = []
-
-    override func tearDown() {
-        clusters.forEach { $0.destroy() }
-        clusters.removeAll()
-        super.tearDown()
-    }
-
-    private func track(_ cluster: PostgresCluster) { clusters.append(cluster) }
-
+final class PointInTimeRecoveryTests: ClusterTestCase {
     private func recoverySettings(_ destination: ArchiveDestination, _ extra: [String],
                                   restoreConfig: URL? = nil) throws -> [String] {
         try destination.archiveSettings + ["restore_command = \(try destination.restoreCommand(configFile: restoreConfig))"]
