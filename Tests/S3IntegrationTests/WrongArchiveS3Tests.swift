@@ -5,13 +5,20 @@ import TestSupport
 
 /// A mistyped prefix on the signature-checking local S3 stops recovery naming the full URL.
 final class WrongArchiveS3Tests: BuiltToolTestCase {
-    func testAMistypedPrefixStopsRecoveryNamingTheFullURL() throws {
-        let server = try LocalS3Server.shared()
+    /// A new prefix given the archive identity, and the tools' environment for it (no push-ahead).
+    private func initialisedArchive(_ server: LocalS3Server) throws -> (prefix: String, environment: [String: String]) {
         let prefix = String(server.uniquePrefix("prefix").dropLast())
-        var environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
+        let environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
                            "AWS_REGION": server.region, "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
                            "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey, "WAL_ARCHIVE_PUSH_AHEAD": "0"]
         try TestArchives.initialize(environment: environment)
+        return (prefix, environment)
+    }
+
+    func testAMistypedPrefixStopsRecoveryNamingTheFullURL() throws {
+        let server = try LocalS3Server.shared()
+        let (prefix, archived) = try initialisedArchive(server)
+        var environment = archived
         let name = segmentName(timeline: 1, number: 0x92)
         _ = try TestSegments.writeSegment(name: name, in: walDirectory, segmentSize: 1 << 20)
         XCTAssertEqual(try run("wal-push", ["pg_wal/" + name], environment: environment).status, 0)
@@ -40,11 +47,8 @@ final class WrongArchiveS3Tests: BuiltToolTestCase {
     /// segment still goes to the right prefix once the setting is fixed.
     func testAPushToAMistypedPrefixIsRefusedNamingTheFullURLAndWritesNothing() throws {
         let server = try LocalS3Server.shared()
-        let prefix = String(server.uniquePrefix("prefix").dropLast())
-        var environment = ["WAL_ARCHIVE_URL": "s3://\(server.bucket)/\(prefix)", "WAL_ARCHIVE_ENDPOINT": server.endpoint,
-                           "AWS_REGION": server.region, "AWS_ACCESS_KEY_ID": server.credentials.accessKeyID,
-                           "AWS_SECRET_ACCESS_KEY": server.credentials.secretAccessKey, "WAL_ARCHIVE_PUSH_AHEAD": "0"]
-        try TestArchives.initialize(environment: environment)
+        let (prefix, archived) = try initialisedArchive(server)
+        var environment = archived
         let name = segmentName(timeline: 1, number: 0x94)
         _ = try TestSegments.writeSegment(name: name, in: walDirectory, segmentSize: 1 << 20)
 
