@@ -285,28 +285,18 @@ public final class ArchiveOperationsScenarios {
 
 /// A store whose batch deletes refuse some keys (as S3 does a key the policy protects) and
 /// delete the rest.
-public final class DeleteRefusingStore: ObjectStore {
+public final class DeleteRefusingStore: ForwardingObjectStore {
     public let base: any ObjectStore
     public let refused: Set<String>
-    public var location: String { base.location }
 
     public init(_ base: any ObjectStore, refusing keys: Set<String>) {
         self.base = base
         refused = keys
     }
 
-    public func put(_ request: PutRequest) throws(StorageError) -> PutOutcome { try base.put(request) }
-    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo { try base.get(key: key, into: sink) }
-    public func head(key: String) throws(StorageError) -> ObjectInfo? { try base.head(key: key) }
-    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
-        try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
-    }
     public func delete(key: String) throws(StorageError) {
         guard !refused.contains(key) else { throw .accessDenied(detail: "refused by the test") }
         try base.delete(key: key)
-    }
-    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
-        try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
     }
     public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
         let allowed = keys.filter { !refused.contains($0) }

@@ -320,10 +320,9 @@ extension ArchiveRestoreScenarios {
 }
 
 /// Counts the body bytes offered in PUT requests (an empty claim offers none).
-public final class UploadRecordingStore: ObjectStore {
+public final class UploadRecordingStore: ForwardingObjectStore {
     public let base: any ObjectStore
     public private(set) var bytesOffered: Int64 = 0
-    public var location: String { base.location }
 
     public init(_ base: any ObjectStore) { self.base = base }
 
@@ -331,25 +330,13 @@ public final class UploadRecordingStore: ObjectStore {
         bytesOffered += request.length
         return try base.put(request)
     }
-
-    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo { try base.get(key: key, into: sink) }
-    public func head(key: String) throws(StorageError) -> ObjectInfo? { try base.head(key: key) }
-    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
-        try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
-    }
-    public func delete(key: String) throws(StorageError) { try base.delete(key: key) }
-    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
-        try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
-    }
-    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] { try base.delete(keys: keys) }
 }
 
 /// A store in front of a real one that answers conditional PUTs as a server without
 /// `If-None-Match` support does (501 NotImplemented).
-public final class ConditionalWriteRefusingStore: ObjectStore {
+public final class ConditionalWriteRefusingStore: ForwardingObjectStore {
     public let base: any ObjectStore
     public var refusals = 0
-    public var location: String { base.location }
 
     public init(_ base: any ObjectStore) { self.base = base }
 
@@ -361,15 +348,4 @@ public final class ConditionalWriteRefusingStore: ObjectStore {
         }
         return try base.put(request)
     }
-
-    public func get(key: String, into sink: any ObjectSink) throws(StorageError) -> ObjectInfo { try base.get(key: key, into: sink) }
-    public func head(key: String) throws(StorageError) -> ObjectInfo? { try base.head(key: key) }
-    public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
-        try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
-    }
-    public func delete(key: String) throws(StorageError) { try base.delete(key: key) }
-    public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
-        try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
-    }
-    public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] { try base.delete(keys: keys) }
 }
