@@ -163,7 +163,7 @@ public final class FaultProxy: @unchecked Sendable {
         currentPlan = plan
         generator = SeededGenerator(seed: plan.seed)
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = Self.loopback(port: 0)
+        var address = LoopbackSocket.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let listening = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -457,7 +457,7 @@ public final class FaultProxy: @unchecked Sendable {
     private func connectUpstream() -> Int32? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
-        var address = Self.loopback(port: upstreamPort)
+        var address = LoopbackSocket.loopback(port: upstreamPort)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
@@ -502,14 +502,6 @@ public final class FaultProxy: @unchecked Sendable {
             offset += count
         }
         return true
-    }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        return address
     }
 }
 

@@ -47,7 +47,8 @@ public enum LoopbackSocket {
         return descriptor
     }
 
-    private static func loopback(port: UInt16) -> sockaddr_in {
+    /// 127.0.0.1:`port`, for bind and connect.
+    static func loopback(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
