@@ -9,8 +9,8 @@ import WALArchive
 /// temporary file anywhere the tools write (pg_wal, its state directories, the date folders of
 /// a `file://` archive), and afterwards an archive holding every file once, exactly.
 ///
-/// A few rounds run in the unit and S3 tiers, more in the resilience tier; 100 kills and more
-/// per tool (docs/resilience.md):
+/// A few rounds run in the S3 tier, more in the resilience tier; 100 kills and more per tool
+/// (docs/resilience.md):
 /// `WAL_ARCHIVE_KILL_ROUNDS=400 scripts/run-tests --filter 'KillTests|KillS3Tests'`
 /// (`WAL_ARCHIVE_KILL_SEED=<n>` repeats the moments of a run; each test prints its seed).
 public struct KillRounds {

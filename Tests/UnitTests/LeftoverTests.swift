@@ -4,7 +4,8 @@ import TestSupport
 @testable import WALArchive
 
 /// Each place a killed call can leave a temporary file, and the call that removes it: the next
-/// one that writes there (KillTests kill the built tools at random moments instead).
+/// one that writes there (the resilience tier's KillTests kill the built tools at random
+/// moments instead).
 final class LeftoverTests: BuiltToolTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
