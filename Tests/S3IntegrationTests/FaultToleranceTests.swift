@@ -142,7 +142,7 @@ final class FaultToleranceTests: BuiltToolTestCase {
     /// to finish: only the deadline of the transfer ends it.
     func testATricklingServerIsAbandonedWhenTheBudgetRunsOut() throws {
         var generator = SeededGenerator(seed: 3)
-        let bytes = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let bytes = generator.uniformBytes(count: 1 << 20)
         try putBytes(try S3Store(settings: server.settings()), key: prefix + "/slow", bytes)
         proxy.plan = .init(faults: [.trickle(bytesPerSecond: 4096)], probability: 1, filter: .objectGets)
         let store = try proxiedStore(budget: 3, lowSpeedTimeout: 30)

@@ -51,7 +51,7 @@ extension BuiltToolTestCase {
         let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: segmentSize)
         // Incompressible after the header, so the object is as large as the segment.
         var bytes = segment.bytes
-        bytes.replaceSubrange(4096..<bytes.count, with: (4096..<bytes.count).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        bytes.replaceSubrange(4096..<bytes.count, with: generator.uniformBytes(count: bytes.count - 4096))
         try bytes.write(to: URL(fileURLWithPath: segment.path))
         let push = try run("wal-push", [segment.path], environment: environment)
         XCTAssertEqual(push.status, 0, push.stderr)

@@ -26,8 +26,14 @@ public enum TestSegments {
         var generator = SeededGenerator(seed: seed ^ UInt64(fileName.segment))
         bytes.withUnsafeMutableBytes { raw in
             let words = raw.bindMemory(to: UInt64.self)
-            // Runs of zeros between random words, roughly as compressible as real WAL.
-            for index in stride(from: 0, to: words.count, by: 4) { words[index] = generator.next() }
+            guard let base = words.baseAddress else { return }
+            // Runs of zeros between random words, roughly as compressible as real WAL. A `while`
+            // loop: unoptimised test builds pay a generic call per step of a `stride`.
+            var index = 0
+            while index < words.count {
+                base[index] = generator.next()
+                index += 4
+            }
         }
         bytes.replaceSubrange(0..<WALLongPageHeader.byteCount, with: header.encoded)
         let path = directory + "/" + name

@@ -56,7 +56,7 @@ final class CompressionTests: XCTestCase {
         for size in sizes {
             let content = Bool.random(using: &generator)
                 ? generator.walLikeBytes(count: size)
-                : (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                : generator.uniformBytes(count: size)
             for algorithm in CompressionAlgorithm.allCases {
                 let inChunk = Int.random(in: 1...100_000, using: &generator)
                 let outChunk = Int.random(in: 1...100_000, using: &generator)

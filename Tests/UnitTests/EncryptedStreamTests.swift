@@ -11,7 +11,7 @@ final class EncryptedStreamTests: XCTestCase {
 
     private func random(_ count: Int, seed: UInt64 = 7) -> [UInt8] {
         var generator = SeededGenerator(seed: seed)
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return generator.uniformBytes(count: count)
     }
 
     /// Encrypts `plaintext`, pushed in pieces of `piece` bytes.
