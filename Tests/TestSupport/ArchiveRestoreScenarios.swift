@@ -39,11 +39,14 @@ public final class ArchiveRestoreScenarios {
         try FileManager.default.contentsOfDirectory(atPath: workspace + "/pg_wal").filter { $0 != ".wal-archive" }.sorted()
     }
 
-    /// The slow top levels run on 1 MiB segments (a size PostgreSQL allows), the rest on 16 MiB.
+    /// PostgreSQL's default segment size, 16 MiB, with no compression and with the default
+    /// (zstd at its default level); the other choices on 1 MiB segments (a size PostgreSQL
+    /// allows, still several of every codec's 128 KiB output buffers), where the slow ones cost a
+    /// sixteenth.
     public func roundTripIsByteExact(compressions: [(CompressionAlgorithm, Int32?)]) throws {
         for (index, (compression, level)) in compressions.enumerated() {
             let name = segmentName(timeline: 1, number: 10 + index)
-            let segmentSize = level == nil ? 16 << 20 : 1 << 20
+            let segmentSize = level == nil && compression != .gzip ? 16 << 20 : 1 << 20
             let segment = try TestSegments.writeSegment(name: name, in: workspace + "/pg_wal", segmentSize: segmentSize)
             let outcome = try pusher(compression, level: level).archive(path: segment.path)
             guard case .stored(let key) = outcome else { return XCTFail("\(outcome)") }
