@@ -51,26 +51,15 @@ public struct ArchiveInventory: Sendable {
     /// and not foreign. A prune deletes a name's claim after its data.
     public var nameClaims: [ListedObject]
     public var problems: [Problem]
-    /// Requests the listing took (for reports of what a command costs).
-    public var listRequests: Int
-
-    /// Objects listed per request: S3's maximum for ListObjectsV2.
-    static let pageSize = 1000
 
     /// Reads the archive. `segmentSize` comes from the archive identity when there is one;
     /// without it, the newest segment's `wal-size` metadata tells (one HEAD), else 16 MiB.
     public static func read(from store: any ObjectStore, layout: StorageLayout, segmentSize knownSize: WALSegmentSize?,
                             temporaryDirectory: String, decryption: ObjectDecryption = .none) throws(StorageError) -> ArchiveInventory {
-        var listed: [ListedObject] = []
-        var requests = 0
-        var startAfter: String?
-        while true {
-            let page = try store.listObjects(prefix: layout.root, startAfter: startAfter, limit: pageSize)
-            requests += 1
-            listed += page
-            guard page.count == pageSize, let last = page.last else { break }
-            startAfter = last.key
-        }
+        // One pass over the whole prefix, following the store's own pages: a server may end a
+        // page before max-keys (Ceph's RGW does), and resuming from a fresh listing at every
+        // 1000 entries would then cost a request more per short page.
+        let listed = try store.listObjects(prefix: layout.root, startAfter: nil, limit: Int.max)
         var files: [ArchivedFile] = []
         var others: [ListedObject] = []
         var claims: [ListedObject] = []
@@ -92,7 +81,7 @@ public struct ArchiveInventory: Sendable {
             segmentSize = size
         }
         var inventory = ArchiveInventory(layout: layout, segmentSize: segmentSize, files: files, histories: [:], backups: [],
-                                         otherObjects: others, nameClaims: claims, problems: [], listRequests: requests)
+                                         otherObjects: others, nameClaims: claims, problems: [])
         try inventory.readHistories(from: store, temporaryDirectory: temporaryDirectory, decryption: decryption)
         return inventory
     }

@@ -1,7 +1,7 @@
 /// Wraps a store and counts the requests made through it, so tests and diagnostics can see
-/// what a fetch or an operator's command costs. One `list` or `listObjects` call counts once
-/// (a listing of at most 1000 entries is one S3 request), and so does one batch delete of at
-/// most 1000 keys.
+/// what a fetch or an operator's command costs. A `list` or `listObjects` call counts the pages
+/// S3 sends for its entries (1000 a page, at least one), as a server that fills every page
+/// would; one batch delete of at most 1000 keys counts once.
 public final class CountingObjectStore: ObjectStore {
     public let base: any ObjectStore
     public private(set) var gets = 0
@@ -53,7 +53,9 @@ public final class CountingObjectStore: ObjectStore {
 
     public func list(prefix: String, delimiter: String?, startAfter: String?, limit: Int) throws(StorageError) -> ObjectListing {
         lists += 1
-        return try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
+        let listing = try base.list(prefix: prefix, delimiter: delimiter, startAfter: startAfter, limit: limit)
+        lists += Self.pages(entries: listing.keys.count + listing.commonPrefixes.count) - 1
+        return listing
     }
 
     public func delete(key: String) throws(StorageError) {
@@ -63,7 +65,15 @@ public final class CountingObjectStore: ObjectStore {
 
     public func listObjects(prefix: String, startAfter: String?, limit: Int) throws(StorageError) -> [ListedObject] {
         lists += 1
-        return try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
+        let objects = try base.listObjects(prefix: prefix, startAfter: startAfter, limit: limit)
+        lists += Self.pages(entries: objects.count) - 1
+        return objects
+    }
+
+    /// Requests of one listing of `entries` entries: S3 sends at most 1000 a page, and an
+    /// empty listing is still one request (counted before the listing, so a failed one counts).
+    private static func pages(entries: Int) -> Int {
+        max(1, (entries + 999) / 1000)
     }
 
     public func delete(keys: [String]) throws(StorageError) -> [DeleteFailure] {
