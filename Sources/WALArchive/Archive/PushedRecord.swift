@@ -20,9 +20,7 @@ struct PushedRecord: Sendable, Equatable {
 
     /// One field a line (a key may hold spaces), the last line a checksum of the others.
     func encoded(archiveTag: String) -> String {
-        let body = [Self.formatTag, archiveTag, name, identity.encoded, sha256Hex, key]
-            .joined(separator: "\n") + "\n"
-        return body + Self.checksum(body) + "\n"
+        RecordText.encode([Self.formatTag, archiveTag, name, identity.encoded, sha256Hex, key])
     }
 
     init(name: String, identity: FileIdentity, sha256Hex: String, key: String) {
@@ -34,10 +32,8 @@ struct PushedRecord: Sendable, Equatable {
 
     /// Nil for anything torn, foreign or malformed.
     init?(text: String, archiveTag: String) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard lines.count == 9, lines[8].isEmpty, lines[0] == Self.formatTag, lines[1] == archiveTag else { return nil }
-        let body = lines[0..<7].joined(separator: "\n") + "\n"
-        guard lines[7] == Self.checksum(body), let identity = FileIdentity(encoded: lines[3] + "\n" + lines[4]),
+        guard let lines = RecordText.decode(text, count: 7), lines[0] == Self.formatTag, lines[1] == archiveTag,
+              let identity = FileIdentity(encoded: lines[3] + "\n" + lines[4]),
               lines[5].count == 64, !lines[6].isEmpty else { return nil }
         self.init(name: lines[2], identity: identity, sha256Hex: lines[5], key: lines[6])
     }
@@ -47,9 +43,5 @@ struct PushedRecord: Sendable, Equatable {
     func write(in directory: String, archiveTag: String) throws(FileOperations.Failure) {
         try FileOperations.createDirectories(directory)
         try FileOperations.writeAtomically(Array(encoded(archiveTag: archiveTag).utf8), to: directory + "/" + name, durable: true)
-    }
-
-    private static func checksum(_ body: String) -> String {
-        String(SHA256Hasher.hash(Array(body.utf8)).hexString.prefix(16))
     }
 }
