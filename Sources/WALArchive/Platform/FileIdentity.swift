@@ -13,9 +13,13 @@ import Glibc
 /// stamps files from a clock that may advance only once per tick (1–10 ms), so a change in
 /// the same tick as the file's last one could leave both times as they were. Push-ahead
 /// therefore takes a file's identity only once its status-change time is at least
-/// `settleNanoseconds` old (`PushAhead`); any change after that carries a later time. A clock
-/// stepped back could hide a change; the file is then never recorded (its times are in the
-/// future), and PostgreSQL's own call stores it as usual.
+/// `settleNanoseconds` old (`PushAhead`), and the prefetch worker records a file only then
+/// (`PrefetchRecorder`); any change after that carries a later time. A clock stepped back
+/// could hide a change; the file is then never recorded (its times are in the future), and it
+/// is read as usual.
+///
+/// Used by push-ahead (`PushedRecord`: this file was stored) and by the prefetch
+/// (`PrefetchRecord`: this file is the one the worker verified, in this boot).
 struct FileIdentity: Sendable, Equatable {
     /// Longer than the coarsest kernel timestamp tick (HZ=100: 10 ms).
     static let settleNanoseconds: Int64 = 20_000_000
@@ -28,12 +32,30 @@ struct FileIdentity: Sendable, Equatable {
 
     init?(path: String) {
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard stat(path, &info) == 0 else { return nil }
+        self.init(status: info)
+    }
+
+    init?(descriptor: Int32) {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        self.init(status: info)
+    }
+
+    private init?(status info: stat) {
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         device = UInt64(info.st_dev)
         inode = UInt64(info.st_ino)
         size = Int64(info.st_size)
         modificationNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         changeNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    }
+
+    /// The same file (file system, inode) with the same size and modification time: all that
+    /// a rename of it keeps (a rename sets its status-change time).
+    func isSameFile(renamedFrom earlier: FileIdentity) -> Bool {
+        device == earlier.device && inode == earlier.inode && size == earlier.size
+            && modificationNanoseconds == earlier.modificationNanoseconds
     }
 
     /// How long ago (by the real-time clock) the file last changed; negative when its time is

@@ -43,7 +43,7 @@ public struct PrefetchSession {
             }
             return FetchExitStatus.restored.rawValue
         }
-        guard let prefetch, let segmentSize = prefetch.serve() ?? waitForWorker(prefetch) else { return nil }
+        guard let prefetch, let segmentSize = prefetch.serve()?.segmentSize ?? waitForWorker(prefetch) else { return nil }
         spawnWorker(prefetch, segmentSize: segmentSize)
         return FetchExitStatus.restored.rawValue
     }
@@ -68,11 +68,11 @@ public struct PrefetchSession {
         while waitedMicroseconds < Self.workerWaitSeconds * 1_000_000 {
             if lock.acquire() {
                 lock.release()
-                return prefetch.serve()
+                return prefetch.serve()?.segmentSize
             }
             guard let window = lock.announcedWindow(), window.first <= name, name <= window.last,
                   window.first.prefix(8) == name.prefix(8) else { return nil }
-            if let segmentSize = prefetch.serve() { return segmentSize }
+            if let served = prefetch.serve() { return served.segmentSize }
             usleep(stepMicroseconds)
             waitedMicroseconds += Int(stepMicroseconds)
         }

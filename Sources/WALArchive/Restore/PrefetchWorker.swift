@@ -42,7 +42,8 @@ public struct PrefetchWorker: Sendable {
     }
 
     /// Downloads the wanted segments that are missing, in order, one thread per store, each
-    /// verified into a temporary file and renamed into place. Stops silently at the first
+    /// verified into a temporary file and renamed into place, then recorded (`PrefetchRecorder`)
+    /// so that serving it needs no second reading. Stops silently at the first
     /// segment the archive does not have (the end of the archive, or not archived yet), at any
     /// error (a segment of another system than `archiveIdentity`'s among them), before a
     /// download would take the file system below `floor`, and when recovery has ended (then it
@@ -61,24 +62,31 @@ public struct PrefetchWorker: Sendable {
         let space = PrefetchSpace(floor: floor, directory: prefetch.directory, segmentBytes: Int64(segmentSize.bytes))
         let suffixes = CompressionAlgorithm.keySuffixes(preferring: preferredSuffix)
         let walDirectory = prefetch.walDirectory
+        // Records are kept only in a private directory; without one, files are verified in full when served.
+        let recordsDirectory = walDirectory.trustedStateDirectory("prefetch-records", create: true)
         let queue = SharedQueue(missing)
         let download: @Sendable (HandedOver<any ObjectStore>) -> Void = { store in
             let locator = SegmentLocator(store: store.value, layout: layout, suffixes: suffixes,
                                          searchesLegacyFlatLayout: searchesLegacyFlatLayout,
                                          hints: LocatorHints(directory: walDirectory.stateDirectory,
                                                              storeIdentity: self.prefetch.storeIdentity))
+            let recorder = PrefetchRecorder(prefetchDirectory: self.prefetch.directory, recordsDirectory: recordsDirectory,
+                                            archiveTag: self.prefetch.archiveTag)
+            defer { recorder.writeSettled(waiting: true) }
             while let segment = queue.take() {
                 guard walDirectory.recoveryState.isRecovering, space.reserve() else {
                     queue.stop()
                     return
                 }
-                let downloaded = self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier,
-                                               decryption: decryption)
+                let placed = self.download(segment, locator: locator, system: archiveIdentity.systemIdentifier,
+                                           decryption: decryption)
                 space.release()
-                guard downloaded else {
+                guard let placed else {
                     queue.stop()
                     return
                 }
+                recorder.placed(placed)
+                recorder.writeSettled(waiting: false)
             }
         }
         let threads = ThreadGroup()
@@ -95,19 +103,22 @@ public struct PrefetchWorker: Sendable {
         return prefetch.removeUnwanted(keeping: wanted).count - present.count
     }
 
-    private func download(_ segment: WALFileName, locator: SegmentLocator, system: UInt64, decryption: ObjectDecryption) -> Bool {
+    /// The name of the file placed in the prefetch directory, verified as it was written
+    /// (size, SHA-256, page header, system); nil when there is none.
+    private func download(_ segment: WALFileName, locator: SegmentLocator, system: UInt64, decryption: ObjectDecryption) -> String? {
         guard let sink = try? VerifyingFileSink(directory: prefetch.directory, expecting: segment, decryption: decryption) else {
-            return false
+            return nil
         }
         defer { sink.discard() }
         do {
-            guard try locator.fetch(segment.description, into: sink) != nil else { return false }
+            guard try locator.fetch(segment.description, into: sink) != nil else { return nil }
             let verified = try sink.finish()
-            guard verified.header?.systemIdentifier == system else { return false }
-            try sink.commit(to: prefetch.directory + "/" + segment.description + "." + prefetch.archiveTag + "." + verified.sha256Hex)
-            return true
+            guard verified.header?.systemIdentifier == system else { return nil }
+            let name = segment.description + "." + prefetch.archiveTag + "." + verified.sha256Hex
+            try sink.commit(to: prefetch.directory + "/" + name)
+            return name
         } catch {
-            return false
+            return nil
         }
     }
 }

@@ -5,11 +5,15 @@ import Glibc
 /// following calls take their segment from there with a rename instead of a download.
 ///
 /// A prefetched file is named `<segment>.<archive tag>.<SHA-256>`: it was verified against the
-/// archive's `wal-sha256` when downloaded, and it is verified again (size, SHA-256 and WAL page
-/// header) before it is served, since a crash may have torn it; anything that fails is removed
-/// and the segment is fetched normally. The foreground takes a file only by renaming it away
-/// first, so it never races the worker over a half-written name (the worker writes a temporary
-/// file and renames it into place).
+/// archive's `wal-sha256` when downloaded. It is served without reading its bytes again only
+/// when the worker's `PrefetchRecord` proves it the very file the worker verified, in this
+/// boot (see there why that is safe); otherwise (no record yet, another boot, a changed file,
+/// a record that does not parse) it is verified again (size, SHA-256), since a crash may have
+/// torn it or something may have changed it. Either way its WAL page header is checked before
+/// it is served (one read of its first bytes); anything that fails is removed and the segment
+/// is fetched normally. The foreground takes a file only by renaming it away first, so it
+/// never races the worker over a half-written name (the worker writes a temporary file and
+/// renames it into place).
 ///
 /// Only during PostgreSQL's own archive recovery: `%p` is `pg_wal/RECOVERYXLOG` (the name the
 /// startup process always restores into) and `recovery.signal` or `standby.signal` is in the
@@ -29,6 +33,8 @@ public struct RestorePrefetch: Sendable {
     public let walDirectory: WALDirectory
     /// `pg_wal/.wal-archive/prefetch`.
     public let directory: String
+    /// `pg_wal/.wal-archive/prefetch-records`.
+    public let recordsDirectory: String
     /// The store the prefetched files come from; its tag is in their names.
     public let storeIdentity: StoreIdentity
     let archiveTag: String
@@ -50,6 +56,7 @@ public struct RestorePrefetch: Sendable {
         self.destination = destination
         self.walDirectory = walDirectory
         self.directory = walDirectory.prefetchDirectory
+        self.recordsDirectory = walDirectory.prefetchRecordsDirectory
         self.storeIdentity = storeIdentity
         self.archiveTag = storeIdentity.tag
     }
@@ -61,27 +68,46 @@ public struct RestorePrefetch: Sendable {
 
     // MARK: Serving
 
+    /// A segment served from the prefetch directory.
+    public struct Served: Sendable, Equatable {
+        /// From the served file's long page header.
+        public var segmentSize: WALSegmentSize
+        /// True when its record proved it the file the worker verified, so its bytes were not
+        /// read again; false when it was verified in full.
+        public var trustedByRecord: Bool
+    }
+
     /// Moves the prefetched copy of the requested segment to `%p` if there is one and it
-    /// verifies; returns the segment size read from its page header, nil on a miss (a bad copy
-    /// is removed).
-    public func serve() -> WALSegmentSize? {
+    /// verifies; nil on a miss (a bad copy is removed).
+    ///
+    /// `%p` is exactly as durable as a downloaded one: renamed into place without an fsync,
+    /// as `VerifyingFileSink.commit` does and says why (PostgreSQL fsyncs what it keeps).
+    public func serve() -> Served? {
         walDirectory.cleanUpBeforeRestore()
         guard let names = try? FileOperations.directoryEntries(directory) else { return nil }
         let wanted = fileName.description + "." + archiveTag + "."
         guard let name = names.first(where: { $0.hasPrefix(wanted) }) else { return nil }
         let expectedSHA256 = String(name.dropFirst(wanted.count))
+        let path = directory + "/" + name
+        // The record is compared with the file before the claim below, whose rename sets the
+        // file's status-change time; after it, the file must still be that inode, with that
+        // size and modification time.
+        let record = walDirectory.trustedStateDirectory("prefetch-records", create: false) == recordsDirectory
+            ? PrefetchRecord.take(fileName: name, in: recordsDirectory, archiveTag: archiveTag) : nil
+        let vouched = record?.vouches(for: name, identity: FileIdentity(path: path), bootIdentifier: BootIdentifier.current) ?? false
         let claimed = TemporaryFileCleanup.track(in: walDirectory.path)
         defer { TemporaryFileCleanup.untrack() }
         // Whoever renames it first owns it; the loser sees ENOENT and fetches normally.
-        guard rename(directory + "/" + name, claimed) == 0 else { return nil }
-        guard expectedSHA256.count == 64, SHA256Hasher.hexDigest(ofFile: claimed) == expectedSHA256,
+        guard rename(path, claimed) == 0 else { return nil }
+        let trusted = vouched && record.map { FileIdentity(path: claimed)?.isSameFile(renamedFrom: $0.identity) ?? false } ?? false
+        guard trusted || (expectedSHA256.count == 64 && SHA256Hasher.hexDigest(ofFile: claimed) == expectedSHA256),
               let validated = try? WALFileValidator.validate(path: claimed, as: fileName),
               let header = validated.header, let segmentSize = WALSegmentSize(bytes: header.segmentSize),
               rename(claimed, destination) == 0 else {
             unlink(claimed)
             return nil
         }
-        return segmentSize
+        return Served(segmentSize: segmentSize, trustedByRecord: trusted)
     }
 
     /// The segment size from the long page header of the file just restored to `%p`.
@@ -125,11 +151,13 @@ public struct RestorePrefetch: Sendable {
 
     /// Removes everything in the prefetch directory that is not a complete file of one of
     /// `wanted` for this archive (other timelines, older segments, other archives, leftovers
-    /// of a killed worker); returns the names of the wanted segments already present.
+    /// of a killed worker), and the records of files no longer there; returns the names of
+    /// the wanted segments already present.
     @discardableResult
     public func removeUnwanted(keeping wanted: [WALFileName]) -> Set<String> {
         let wantedNames = Set(wanted.map(\.description))
         var present: Set<String> = []
+        var kept: Set<String> = []
         guard let names = try? FileOperations.directoryEntries(directory) else { return present }
         for name in names {
             let fields = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -139,11 +167,19 @@ public struct RestorePrefetch: Sendable {
             if fields.count == 3, wantedNames.contains(String(fields[0])), fields[1] == archiveTag, fields[2].count == 64,
                !present.contains(String(fields[0])) {
                 present.insert(String(fields[0]))
+                kept.insert(name)
                 continue
             }
             unlink(directory + "/" + name)
         }
         TemporaryFileCleanup.removeAbandoned(in: directory)
+        if walDirectory.trustedStateDirectory("prefetch-records", create: false) == recordsDirectory,
+           let records = try? FileOperations.directoryEntries(recordsDirectory) {
+            for name in records where !name.hasPrefix(TemporaryFileCleanup.prefix) && !kept.contains(name) {
+                unlink(recordsDirectory + "/" + name)
+            }
+            TemporaryFileCleanup.removeAbandoned(in: recordsDirectory)
+        }
         return present
     }
 

@@ -29,6 +29,9 @@ public struct WALDirectory: Sendable, Equatable {
     public var stateDirectory: String { path + "/.wal-archive" }
     public var pushedRecordsDirectory: String { stateDirectory + "/pushed" }
     public var prefetchDirectory: String { stateDirectory + "/prefetch" }
+    /// The prefetch worker's records of the files it verified (`PrefetchRecord`), beside the
+    /// prefetch directory so that it holds nothing but prefetched segments.
+    public var prefetchRecordsDirectory: String { stateDirectory + "/prefetch-records" }
 
     /// Written by a fetch into this directory: the first `wal-push` after recovery then looks
     /// for leftovers of fetches once more (a fetch killed just before the promotion leaves a
@@ -55,8 +58,10 @@ public struct WALDirectory: Sendable, Equatable {
         // Only a data directory's pg_wal gets state of its own (a fetch into /tmp gets none).
         guard let state = trustedStateDirectory(create: isPGWAL) else { return }
         TemporaryFileCleanup.removeAbandoned(in: state)
-        if let prefetch = trustedStateDirectory("prefetch", create: false) {
-            TemporaryFileCleanup.removeAbandoned(in: prefetch)
+        for subdirectory in ["prefetch", "prefetch-records"] {
+            if let directory = trustedStateDirectory(subdirectory, create: false) {
+                TemporaryFileCleanup.removeAbandoned(in: directory)
+            }
         }
         if isPGWAL && !FileOperations.entryExists(restoredMarker) {
             close(open(restoredMarker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600))
@@ -67,7 +72,8 @@ public struct WALDirectory: Sendable, Equatable {
     /// fetch killed at the end of recovery may have left a temporary file here. Costs one
     /// `lstat` when there was no recovery.
     public func cleanUpAfterRecovery() {
-        guard FileOperations.entryExists(restoredMarker) || FileOperations.entryExists(prefetchDirectory) else { return }
+        guard FileOperations.entryExists(restoredMarker) || FileOperations.entryExists(prefetchDirectory)
+            || FileOperations.entryExists(prefetchRecordsDirectory) else { return }
         TemporaryFileCleanup.removeAbandoned(in: path)
         removePrefetchedSegments()
         if let state = trustedStateDirectory(create: false) {
@@ -76,13 +82,15 @@ public struct WALDirectory: Sendable, Equatable {
         }
     }
 
-    /// Removes the prefetch directory and what it holds: recovery is over (the server was
-    /// promoted, or the worker found it no longer recovering), so nothing will ask for them.
-    /// Only a trusted one: a symlink is never followed.
+    /// Removes the prefetch directory and the records' one, with what they hold: recovery is over
+    /// (the server was promoted, or the worker found it no longer recovering), so nothing will
+    /// ask for them. Only trusted ones: a symlink is never followed.
     public func removePrefetchedSegments() {
-        guard let directory = trustedStateDirectory("prefetch", create: false),
-              let names = try? FileOperations.directoryEntries(directory) else { return }
-        for name in names { unlink(directory + "/" + name) }
-        rmdir(directory)
+        for subdirectory in ["prefetch", "prefetch-records"] {
+            guard let directory = trustedStateDirectory(subdirectory, create: false),
+                  let names = try? FileOperations.directoryEntries(directory) else { continue }
+            for name in names { unlink(directory + "/" + name) }
+            rmdir(directory)
+        }
     }
 }
