@@ -91,7 +91,10 @@ public struct RestorePrefetch: Sendable {
         let path = directory + "/" + name
         // The record is compared with the file before the claim below, whose rename sets the
         // file's status-change time; after it, the file must still be that inode, with that
-        // size and modification time.
+        // size and modification time. What the rename could hide is a write in the
+        // microseconds between the stat and the rename, by a process of this user in its
+        // private directory: the same residue as the tick of the worker's own rename
+        // (PrefetchRecord).
         let record = walDirectory.trustedStateDirectory("prefetch-records", create: false) == recordsDirectory
             ? PrefetchRecord.take(fileName: name, in: recordsDirectory, archiveTag: archiveTag) : nil
         let vouched = record?.vouches(for: name, identity: FileIdentity(path: path), bootIdentifier: BootIdentifier.current) ?? false
