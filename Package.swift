@@ -12,7 +12,9 @@ let package = Package(
         .library(name: "WALArchive", targets: ["WALArchive"]),
     ],
     targets: [
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl is loaded at run time by CCurl's own C (on the first S3 request, not at every
+        // start-up): a C target, built against curl's header from libcurl4-openssl-dev.
+        .target(name: "CCurl"),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),

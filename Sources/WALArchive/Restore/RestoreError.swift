@@ -40,7 +40,7 @@ public enum RestoreError: Error, Sendable {
     private static func isTransient(_ error: StorageError) -> Bool {
         switch error {
         case .unavailable, .invalidResponse, .localIO: return true
-        case .notFound, .alreadyExists, .accessDenied, .rejected, .sinkFailed: return false
+        case .notFound, .alreadyExists, .accessDenied, .rejected, .sinkFailed, .missingLibrary: return false
         }
     }
 

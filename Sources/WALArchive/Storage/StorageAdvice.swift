@@ -8,6 +8,7 @@ enum StorageAdvice {
         case .invalidResponse: return "check that the endpoint is an S3-compatible service"
         case .localIO: return "check the local disk and the archive directory"
         case .notFound, .alreadyExists, .sinkFailed: return "check the archive"
+        case .missingLibrary(_, let package, _): return "install the package \(package), which S3 archives need"
         }
     }
 }

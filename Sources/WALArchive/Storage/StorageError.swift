@@ -17,6 +17,9 @@ public enum StorageError: Error, Sendable, Equatable {
     case localIO(detail: String)
     /// The sink refused the bytes (e.g. a checksum or decompression failure).
     case sinkFailed(detail: String)
+    /// A shared library the store needs could not be loaded (libcurl for S3, loaded on first
+    /// use); `package` is the Debian package that installs it.
+    case missingLibrary(library: String, package: String, detail: String)
 
     /// One line for a DBA: what went wrong, without secrets.
     public var message: String {
@@ -37,6 +40,7 @@ public enum StorageError: Error, Sendable, Equatable {
         case .invalidResponse(let detail): return "unexpected answer from storage: \(detail)"
         case .localIO(let detail): return "local I/O failed: \(detail)"
         case .sinkFailed(let detail): return detail
+        case .missingLibrary(let library, _, let detail): return "\(library) cannot be loaded (\(detail))"
         }
     }
 

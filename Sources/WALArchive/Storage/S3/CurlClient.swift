@@ -70,10 +70,19 @@ final class CurlClient {
     /// `bypassesProxy`: for link-local metadata endpoints, which a proxy from `http_proxy`
     /// cannot reach (and must not see the credentials they hand out).
     init(lowSpeedTimeoutSeconds: Int, caBundlePath: String?, bypassesProxy: Bool = false) throws(StorageError) {
-        guard curlGlobalInitialization == 0 else {
-            throw .unavailable(detail: "libcurl could not be initialised (error \(curlGlobalInitialization))")
+        // The first client of the process loads libcurl (CCurl): calls that never reach S3
+        // (a prefetched segment served, a push-ahead record, file:// archives) never pay for it.
+        let loading = walarchive_curl_load()
+        guard loading == WALARCHIVE_CURL_READY else {
+            let problem = String(cString: walarchive_curl_problem())
+            if loading == WALARCHIVE_CURL_MISSING {
+                // Debian 12 and Ubuntu 22.04 name it libcurl4; Debian 13 and Ubuntu 24.04 libcurl4t64.
+                throw .missingLibrary(library: WALARCHIVE_CURL_LIBRARY, package: "libcurl4 (libcurl4t64 on Debian 13, Ubuntu 24.04)",
+                                      detail: problem)
+            }
+            throw .unavailable(detail: "libcurl could not be initialised: \(problem)")
         }
-        guard let handle = curl_easy_init() else {
+        guard let handle = walarchive_curl_easy_init() else {
             throw .unavailable(detail: "libcurl could not create a connection handle")
         }
         self.handle = handle
@@ -102,15 +111,15 @@ final class CurlClient {
             result = Self.installCallbacks(handle)
         }
         guard result == CURLE_OK else {
-            let detail = String(cString: curl_easy_strerror(result))
-            curl_easy_cleanup(handle)
+            let detail = String(cString: walarchive_curl_easy_strerror(result))
+            walarchive_curl_easy_cleanup(handle)
             errorBuffer.deallocate()
             throw .unavailable(detail: "libcurl refused its settings: \(detail)")
         }
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        walarchive_curl_easy_cleanup(handle)
         errorBuffer.deallocate()
     }
 
@@ -119,10 +128,10 @@ final class CurlClient {
     func perform(_ request: Request, stream: BodyStream? = nil) throws(Failure) -> Response {
         let transfer = Transfer(upload: request.upload, stream: stream)
         var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
+        defer { walarchive_curl_slist_free_all(headerList) }
         // "Expect:" stops curl from waiting up to a second for "100 Continue" before each PUT body.
         for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
-            headerList = curl_slist_append(headerList, line)
+            headerList = walarchive_curl_slist_append(headerList, line)
         }
         errorBuffer[0] = 0
         let context = Unmanaged.passUnretained(transfer).toOpaque()
@@ -153,13 +162,13 @@ final class CurlClient {
             result = walarchive_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
         }
         if result == CURLE_OK {
-            result = withExtendedLifetime(transfer) { curl_easy_perform(handle) }
+            result = withExtendedLifetime(transfer) { walarchive_curl_easy_perform(handle) }
         }
         if let stopped = transfer.stoppedBy {
             throw .stopped(stopped)
         }
         guard result == CURLE_OK else {
-            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(result))
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: walarchive_curl_easy_strerror(result))
             throw .transport(detail: detail, transient: !Self.permanentFailures.contains(result))
         }
         let head = ResponseHead(status: transfer.status, headers: transfer.headers)
@@ -202,9 +211,6 @@ final class CurlClient {
         }
     }
 }
-
-/// `curl_global_init` exactly once per process, before the first handle.
-private let curlGlobalInitialization: UInt32 = curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue
 
 /// State of one exchange, reached from libcurl's callbacks through an unmanaged pointer.
 private final class Transfer {
