@@ -15,6 +15,8 @@ public final class DirectoryEvents {
     public static let changes = UInt32(IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
     /// The directory itself opened (as `opendir` does before listing it).
     public static let opened = UInt32(IN_OPEN)
+    /// Closed without having been written (a directory after `opendir`/`closedir`).
+    public static let closedUnwritten = UInt32(IN_CLOSE_NOWRITE)
 
     private let descriptor: Int32
 
@@ -52,6 +54,13 @@ public final class DirectoryEvents {
             seen += arrived
         }
         return true
+    }
+
+    /// How many events have arrived and not been read yet, read without waiting. The kernel
+    /// merges identical events in a row, so to count how often a directory was listed, watch
+    /// `opened | closedUnwritten`: each listing is an open and then a close.
+    public func pendingEvents() -> Int {
+        awaitEvents(before: Date())
     }
 
     /// Blocks until at least one event arrives or the deadline passes; returns how many were read.

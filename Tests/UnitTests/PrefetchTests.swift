@@ -303,6 +303,57 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(try cluster.prefetched().count, 2)
     }
 
+    func testAServedCallListsThePrefetchDirectoryOnce() throws {
+        let cluster = try makeCluster(count: 4)
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 3, after: 1), cluster,
+                                    store: DirectoryStore(root: cluster.archiveRoot)), 3)
+        var environment = cluster.environment
+        environment["WAL_ARCHIVE_PREFETCH"] = "1"
+        // A worker "runs" (the lock is held): the call, with 2 of its 16 files ahead, would
+        // start one and must decide not to, so no other process lists the directory.
+        let lock = open(cluster.walDirectory + "/.wal-archive/prefetch.lock", O_RDWR | O_CREAT, 0o600)
+        XCTAssertGreaterThanOrEqual(lock, 0)
+        defer { close(lock) }
+        XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
+        let listings = try DirectoryEvents(watching: [cluster.prefetchDirectory],
+                                           mask: DirectoryEvents.opened | DirectoryEvents.closedUnwritten)
+        let name = segmentName(timeline: 1, number: 2)
+        let served = try runBuilt([name, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
+        XCTAssertEqual(served.status, 0, served.stderr)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+        // One open and one close: the listing that cleans the directory, finds the segment and
+        // counts the files ahead is the only one.
+        XCTAssertEqual(listings.pendingEvents(), 2, "the served call listed the prefetch directory more than once")
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [3, 4].map { segmentName(timeline: 1, number: $0) })
+    }
+
+    func testTheFilesAheadAreCountedAsTheWindowsNamesWouldBe() throws {
+        let cluster = try makeCluster(count: 1)
+        let prefetch = try prefetch(cluster, count: 4, after: 0x28)
+        let size = try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))
+        let tag = cluster.storeIdentity.tag
+        let sha = String(repeating: "b", count: 64)
+        func file(_ timeline: Int, _ number: Int, tag: String = tag) -> String {
+            segmentName(timeline: timeline, number: number) + "." + tag + "." + sha
+        }
+        let names = [file(1, 0x28), file(1, 0x29), file(1, 0x2B), file(1, 0x2C), file(1, 0x2D), file(2, 0x2A),
+                     file(1, 0x2A, tag: "0123456789abcdef"), segmentName(timeline: 1, number: 0x2A).lowercased() + "." + tag + "." + sha,
+                     segmentName(timeline: 1, number: 0x2A), TemporaryFileCleanup.name(), "garbage"]
+        // The definition: names of the window's segments, made one by one.
+        let wanted = Set(prefetch.wantedSegments(segmentSize: size).map { $0.description + "." + tag + "." })
+        XCTAssertEqual(wanted.count, 4)
+        let expected = names.filter { $0.count > 42 && wanted.contains(String($0.prefix(42))) }.count
+        XCTAssertEqual(expected, 3, "0x29, 0x2B and 0x2C of this timeline and archive")
+        XCTAssertEqual(prefetch.readyCount(among: names, segmentSize: size), expected)
+        // Across the end of a log file (…000000FF → …0000010000000000 with 16 MiB segments).
+        let sixteen = try XCTUnwrap(WALSegmentSize(bytes: 16 << 20))
+        let atEnd = try XCTUnwrap(RestorePrefetch(count: 3, name: "0000000100000000000000FE", destination: cluster.destination,
+                                                  storeIdentity: cluster.storeIdentity))
+        let across = ["0000000100000000000000FF", "000000010000000100000000", "000000010000000100000001",
+                      "000000010000000100000002"].map { $0 + "." + tag + "." + sha }
+        XCTAssertEqual(atEnd.readyCount(among: across, segmentSize: sixteen), 3)
+    }
+
     func testAStrayWorkerMarkerDoesNotStopARealFetch() throws {
         let cluster = try makeCluster(count: 1)
         var environment = cluster.environment

@@ -57,6 +57,13 @@ public enum TemporaryFileCleanup {
     /// `foreignAgeSeconds`. One directory read.
     public static func removeAbandoned(in directory: String) {
         guard let names = try? FileOperations.directoryEntries(directory) else { return }
+        removeAbandoned(in: directory, names: names)
+    }
+
+    /// As `removeAbandoned(in:)`, among `names`, the directory's entries as the caller has just
+    /// listed them for a purpose of its own: a file created after that listing has a running
+    /// writer, or is left for the next call.
+    public static func removeAbandoned(in directory: String, names: [String]) {
         for name in names where name.hasPrefix(prefix) {
             let fields = name.dropFirst(prefix.count).split(separator: ".")
             guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, pid != getpid() else { continue }

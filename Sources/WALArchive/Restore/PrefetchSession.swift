@@ -43,15 +43,16 @@ public struct PrefetchSession {
             }
             return FetchExitStatus.restored.rawValue
         }
-        guard let prefetch, let segmentSize = prefetch.serve()?.segmentSize ?? waitForWorker(prefetch) else { return nil }
-        spawnWorker(prefetch, segmentSize: segmentSize)
+        guard let prefetch, let served = prefetch.serve() ?? waitForWorker(prefetch) else { return nil }
+        // The files ahead were counted in the listing that found this one: no second listing.
+        spawnWorker(prefetch, segmentSize: served.segmentSize, ready: served.readyAhead)
         return FetchExitStatus.restored.rawValue
     }
 
     /// After a normal restore of a segment: keep the next ones coming.
     public func keepNextSegmentsComing() {
-        guard let prefetch, let segmentSize = prefetch.restoredSegmentSize() else { return }
-        spawnWorker(prefetch, segmentSize: segmentSize)
+        guard let prefetch, spawnsWorker, let segmentSize = prefetch.restoredSegmentSize() else { return }
+        spawnWorker(prefetch, segmentSize: segmentSize, ready: prefetch.readyCount(segmentSize: segmentSize))
     }
 
     /// How long a call waits for a running worker that is fetching its segment, before
@@ -60,7 +61,7 @@ public struct PrefetchSession {
 
     /// A worker is running and its window holds this segment: wait for its file rather than
     /// download the same segment twice. Nil when there is none, or it did not come in time.
-    private func waitForWorker(_ prefetch: RestorePrefetch) -> WALSegmentSize? {
+    private func waitForWorker(_ prefetch: RestorePrefetch) -> RestorePrefetch.Served? {
         guard let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return nil }
         let name = prefetch.fileName.description
         let stepMicroseconds: UInt32 = 5_000
@@ -68,21 +69,22 @@ public struct PrefetchSession {
         while waitedMicroseconds < Self.workerWaitSeconds * 1_000_000 {
             if lock.acquire() {
                 lock.release()
-                return prefetch.serve()?.segmentSize
+                return prefetch.serve()
             }
             guard let window = lock.announcedWindow(), window.first <= name, name <= window.last,
                   window.first.prefix(8) == name.prefix(8) else { return nil }
-            if let served = prefetch.serve() { return served.segmentSize }
+            if let served = prefetch.serve() { return served }
             usleep(stepMicroseconds)
             waitedMicroseconds += Int(stepMicroseconds)
         }
         return nil
     }
 
-    private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize) {
+    /// `ready`: how many files of the window are already in the prefetch directory.
+    private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize, ready: Int) {
         // Refill in batches, when half the window is used up: one process start per K/2
         // segments instead of one per segment, and the batch runs on parallel connections.
-        guard spawnsWorker, prefetch.readyCount(segmentSize: segmentSize) <= prefetch.window(segmentSize: segmentSize) / 2,
+        guard spawnsWorker, ready <= prefetch.window(segmentSize: segmentSize) / 2,
               let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return }
         // Held: a worker is running and will fill the window; it is released again at once,
         // and the worker takes it itself (of two racing workers, the second runs after the first).

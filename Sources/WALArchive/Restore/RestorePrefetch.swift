@@ -75,6 +75,9 @@ public struct RestorePrefetch: Sendable {
         /// True when its record proved it the file the worker verified, so its bytes were not
         /// read again; false when it was verified in full.
         public var trustedByRecord: Bool
+        /// The files of the window after it that were in the prefetch directory when it was
+        /// listed to find this one (`readyCount`): whether a worker is needed.
+        public var readyAhead: Int
     }
 
     /// Moves the prefetched copy of the requested segment to `%p` if there is one and it
@@ -83,8 +86,15 @@ public struct RestorePrefetch: Sendable {
     /// `%p` is exactly as durable as a downloaded one: renamed into place without an fsync,
     /// as `VerifyingFileSink.commit` does and says why (PostgreSQL fsyncs what it keeps).
     public func serve() -> Served? {
-        walDirectory.cleanUpBeforeRestore()
+        // One listing of the prefetch directory per call, however many files the window
+        // holds: it removes the abandoned temporary files there (the cleanup's share), finds
+        // the segment, and counts the files ahead for the worker. A file a worker adds after
+        // it is not counted: at worst a worker is started that finds the window full.
+        walDirectory.cleanUpBeforeRestore(exceptPrefetchDirectory: true)
         guard let names = try? FileOperations.directoryEntries(directory) else { return nil }
+        if walDirectory.trustedStateDirectory("prefetch", create: false) == directory {
+            TemporaryFileCleanup.removeAbandoned(in: directory, names: names)
+        }
         let wanted = fileName.description + "." + archiveTag + "."
         guard let name = names.first(where: { $0.hasPrefix(wanted) }) else { return nil }
         let expectedSHA256 = String(name.dropFirst(wanted.count))
@@ -110,7 +120,8 @@ public struct RestorePrefetch: Sendable {
             unlink(claimed)
             return nil
         }
-        return Served(segmentSize: segmentSize, trustedByRecord: trusted)
+        return Served(segmentSize: segmentSize, trustedByRecord: trusted,
+                      readyAhead: readyCount(among: names, segmentSize: segmentSize))
     }
 
     /// The segment size from the long page header of the file just restored to `%p`.
@@ -148,8 +159,31 @@ public struct RestorePrefetch: Sendable {
     /// How many of the wanted segments are already in the prefetch directory.
     public func readyCount(segmentSize: WALSegmentSize) -> Int {
         guard let names = try? FileOperations.directoryEntries(directory) else { return 0 }
-        let wanted = Set(wantedSegments(segmentSize: segmentSize).map { $0.description + "." + archiveTag + "." })
-        return names.filter { $0.count > 42 && wanted.contains(String($0.prefix(42))) }.count
+        return readyCount(among: names, segmentSize: segmentSize)
+    }
+
+    /// How many of `names` (entries of the prefetch directory) are files of the wanted segments
+    /// from this archive. The wanted segments are consecutive segments of one timeline, whose
+    /// names (fixed-width upper-case hex) sort as strings in segment order: a name is wanted
+    /// when it lies between the first and the last, so the window's names need not be made.
+    func readyCount(among names: [String], segmentSize: WALSegmentSize) -> Int {
+        let window = window(segmentSize: segmentSize)
+        guard window > 0, let number = fileName.segmentNumber(segmentSize: segmentSize),
+              let first = WALFileName(timeline: fileName.timeline, segmentNumber: number + 1, segmentSize: segmentSize),
+              let last = WALFileName(timeline: fileName.timeline, segmentNumber: number + UInt64(window), segmentSize: segmentSize)
+                ?? wantedSegments(segmentSize: segmentSize).last else { return 0 }
+        let lowest = Array(first.description.utf8), highest = Array(last.description.utf8)
+        let separatedTag = Array(("." + archiveTag + ".").utf8)
+        func isUpperHex(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (65...70).contains(byte) }
+        return names.reduce(0) { count, name in
+            let bytes = Array(name.utf8)
+            guard bytes.count > lowest.count + separatedTag.count,
+                  bytes[lowest.count...].starts(with: separatedTag) else { return count }
+            let segment = bytes[..<lowest.count]
+            guard segment.allSatisfy(isUpperHex), !segment.lexicographicallyPrecedes(lowest),
+                  !highest.lexicographicallyPrecedes(segment) else { return count }
+            return count + 1
+        }
     }
 
     /// Removes everything in the prefetch directory that is not a complete file of one of

@@ -51,14 +51,16 @@ public struct WALDirectory: Sendable, Equatable {
     }
 
     /// Before a fetch writes here: removes temporary files of fetches and prefetch workers
-    /// that were killed (here, in the state directory, in the prefetch directory), and leaves
-    /// the marker for `cleanUpAfterRecovery`. A few small directory reads.
-    public func cleanUpBeforeRestore() {
+    /// that were killed (here, in the state directory, in the prefetch directory and the
+    /// records' one), and leaves the marker for `cleanUpAfterRecovery`. A few small directory
+    /// reads. `exceptPrefetchDirectory`: the caller cleans that one itself, from the listing
+    /// it makes anyway (`RestorePrefetch.serve`).
+    public func cleanUpBeforeRestore(exceptPrefetchDirectory: Bool = false) {
         TemporaryFileCleanup.removeAbandoned(in: path)
         // Only a data directory's pg_wal gets state of its own (a fetch into /tmp gets none).
         guard let state = trustedStateDirectory(create: isPGWAL) else { return }
         TemporaryFileCleanup.removeAbandoned(in: state)
-        for subdirectory in ["prefetch", "prefetch-records"] {
+        for subdirectory in exceptPrefetchDirectory ? ["prefetch-records"] : ["prefetch", "prefetch-records"] {
             if let directory = trustedStateDirectory(subdirectory, create: false) {
                 TemporaryFileCleanup.removeAbandoned(in: directory)
             }
