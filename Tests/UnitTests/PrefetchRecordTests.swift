@@ -8,66 +8,23 @@ import TestSupport
 /// full, and a changed file never reaches `%p`. Whether the bytes were read again is counted
 /// (the bytes this process read, /proc/self/io), never timed.
 final class PrefetchRecordTests: XCTestCase {
-    static let segmentSize = 1 << 20
+    typealias Cluster = PrefetchTestCluster
+    static let segmentSize = Cluster.segmentSize
 
-    struct Cluster {
-        var archiveRoot: String
-        var dataDirectory: String
-        var segments: [String: Data]
-
-        var walDirectory: String { dataDirectory + "/pg_wal" }
-        var destination: String { walDirectory + "/RECOVERYXLOG" }
-        var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
-        var recordsDirectory: String { walDirectory + "/.wal-archive/prefetch-records" }
-        var storeIdentity: StoreIdentity { StoreIdentity(destination: .directory(root: archiveRoot), prefix: "") }
-        var environment: [String: String] { HermeticEnvironment.merged(with: ["WAL_ARCHIVE_URL": "file://" + archiveRoot]) }
-
-        func prefetched(_ number: Int) throws -> String {
-            let name = segmentName(timeline: 1, number: number)
-            return try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: prefetchDirectory).first { $0.hasPrefix(name + ".") },
-                                 "segment \(number) was not prefetched")
-        }
-
-        func records() throws -> [String] {
-            guard FileManager.default.fileExists(atPath: recordsDirectory) else { return [] }
-            return try FileManager.default.contentsOfDirectory(atPath: recordsDirectory).sorted()
-        }
-    }
-
-    /// Segments 1…`count` archived in a directory store, an empty data directory in archive
-    /// recovery, and the worker's batch after segment 1 (segments 2…`count`).
+    /// Segments 1…`count` archived, an empty data directory in archive recovery, and the
+    /// worker's batch after segment 1 (segments 2…`count`).
     func makePrefetchedCluster(count: Int) throws -> Cluster {
-        let archiveRoot = try makeTemporaryDirectory(self, "record-archive")
-        let source = try makeTemporaryDirectory(self, "record-source")
-        let dataDirectory = try makeTemporaryDirectory(self, "record-pgdata")
-        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
-        XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/recovery.signal", contents: Data()))
-        let storeIdentity = StoreIdentity(destination: .directory(root: archiveRoot), prefix: "")
-        try TestArchives.create(in: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity)
-        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity,
-                                      archiveIdentity: TestArchives.identity)
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let segment = try TestSegments.writeSegment(name: segmentName(timeline: 1, number: number), in: source,
-                                                        segmentSize: Self.segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[segmentName(timeline: 1, number: number)] = segment.bytes
-        }
-        let cluster = Cluster(archiveRoot: archiveRoot, dataDirectory: dataDirectory, segments: segments)
+        let cluster = try Cluster.make(self, count: count)
         XCTAssertEqual(try runBatch(cluster, after: 1, count: count - 1), count - 1)
         return cluster
     }
 
     func prefetch(_ cluster: Cluster, after number: Int, count: Int) throws -> RestorePrefetch {
-        try XCTUnwrap(RestorePrefetch(count: count, name: segmentName(timeline: 1, number: number),
-                                      destination: cluster.destination, storeIdentity: cluster.storeIdentity))
+        try cluster.prefetch(count: count, after: number)
     }
 
     func runBatch(_ cluster: Cluster, after number: Int, count: Int) throws -> Int {
-        PrefetchWorker(prefetch: try prefetch(cluster, after: number, count: count))
-            .runBatch(stores: [DirectoryStore(root: cluster.archiveRoot)], archiveIdentity: TestArchives.identity,
-                      searchesLegacyFlatLayout: false, preferredSuffix: CompressionAlgorithm.default.keySuffix,
-                      segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
+        try cluster.runBatch(try cluster.prefetch(count: count, after: number))
     }
 
     /// Bytes this process has read so far (read, pread and the like), from /proc/self/io.

@@ -6,58 +6,19 @@ import TestSupport
 /// Restore prefetch: the worker's batch, serving from the prefetch directory, cleanup, and the
 /// detached worker started by the built `wal-fetch` with an empty PATH.
 final class PrefetchTests: XCTestCase {
-    /// 1 MiB segments keep the tests quick; names below 0x100 read the same for every size.
-    static let segmentSize = 1 << 20
+    typealias Cluster = PrefetchTestCluster
+    static let segmentSize = Cluster.segmentSize
 
-    struct Cluster {
-        var archiveRoot: String
-        var dataDirectory: String
-        var segments: [String: Data]
-
-        var walDirectory: String { dataDirectory + "/pg_wal" }
-        var destination: String { walDirectory + "/RECOVERYXLOG" }
-        var prefetchDirectory: String { walDirectory + "/.wal-archive/prefetch" }
-        var location: String { "file://" + archiveRoot }
-        var storeIdentity: StoreIdentity { StoreIdentity(destination: .directory(root: archiveRoot), prefix: "") }
-        var environment: [String: String] { HermeticEnvironment.merged(with: ["WAL_ARCHIVE_URL": location]) }
-
-        func prefetched() throws -> [String] {
-            guard FileManager.default.fileExists(atPath: prefetchDirectory) else { return [] }
-            return try FileManager.default.contentsOfDirectory(atPath: prefetchDirectory).sorted()
-        }
-    }
-
-    /// Segments 1…`count` of timeline 1 archived in a directory store, and an empty data
-    /// directory in archive recovery (`recovery.signal`).
     func makeCluster(count: Int, signal: String? = "recovery.signal") throws -> Cluster {
-        let archiveRoot = try makeTemporaryDirectory(self, "prefetch-archive")
-        let source = try makeTemporaryDirectory(self, "prefetch-source")
-        let dataDirectory = try makeTemporaryDirectory(self, "prefetch-pgdata")
-        try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
-        if let signal { XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/" + signal, contents: Data())) }
-        let storeIdentity = StoreIdentity(destination: .directory(root: archiveRoot), prefix: "")
-        try TestArchives.create(in: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity)
-        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity,
-                                      archiveIdentity: TestArchives.identity)
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: Self.segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[name] = segment.bytes
-        }
-        return Cluster(archiveRoot: archiveRoot, dataDirectory: dataDirectory, segments: segments)
+        try Cluster.make(self, count: count, signal: signal)
     }
 
     func prefetch(_ cluster: Cluster, count: Int, after number: Int) throws -> RestorePrefetch {
-        try XCTUnwrap(RestorePrefetch(count: count, name: segmentName(timeline: 1, number: number),
-                                      destination: cluster.destination, storeIdentity: cluster.storeIdentity))
+        try cluster.prefetch(count: count, after: number)
     }
 
     func runBatch(_ prefetch: RestorePrefetch, _ cluster: Cluster, store: any ObjectStore) throws -> Int {
-        PrefetchWorker(prefetch: prefetch).runBatch(stores: [store], archiveIdentity: TestArchives.identity, searchesLegacyFlatLayout: false,
-                          preferredSuffix: CompressionAlgorithm.default.keySuffix,
-                          segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)))
+        try cluster.runBatch(prefetch, store: store)
     }
 
     func testTheConfiguredWindowHoldsTheBytesOfKDefaultSizeSegments() throws {
