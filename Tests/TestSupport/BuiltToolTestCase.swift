@@ -56,18 +56,8 @@ open class BuiltToolTestCase: XCTestCase {
     /// segments 1…`count` of timeline 1 into it through the library; nothing is put in pg_wal.
     @discardableResult
     public func archiveTestSegments(_ count: Int, segmentSize: Int) throws -> [String: Data] {
-        let source = try makeTemporaryDirectory(self, "segments")
-        let store = DirectoryStore(root: archive)
-        try TestArchives.create(in: store, storeIdentity: directoryStoreIdentity)
-        let pusher = ArchiveOperation(store: store, storeIdentity: directoryStoreIdentity, archiveIdentity: TestArchives.identity)
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[name] = segment.bytes
-        }
-        return segments
+        try TestArchives.archiveTestSegments(count, segmentSize: segmentSize, intoDirectory: archive,
+                                             source: try makeTemporaryDirectory(self, "segments"))
     }
 
     public func assertOneLine(_ result: Result, _ prefix: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -30,4 +30,23 @@ public enum TestArchives {
                                                        storeIdentity: storeIdentity)
         XCTAssertEqual(outcome, .created)
     }
+
+    /// Gives the directory archive at `root` the test segments' identity and archives segments
+    /// 1…`count` of timeline 1 into it through the library, writing them in `source` first;
+    /// their bytes by name.
+    public static func archiveTestSegments(_ count: Int, segmentSize: Int, intoDirectory root: String,
+                                           source: String) throws -> [String: Data] {
+        let store = DirectoryStore(root: root)
+        let storeIdentity = StoreIdentity(destination: .directory(root: root), prefix: "")
+        try create(in: store, storeIdentity: storeIdentity)
+        let pusher = ArchiveOperation(store: store, storeIdentity: storeIdentity, archiveIdentity: identity)
+        var segments: [String: Data] = [:]
+        for number in 1...count {
+            let name = segmentName(timeline: 1, number: number)
+            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: segmentSize)
+            _ = try pusher.archive(path: segment.path)
+            segments[name] = segment.bytes
+        }
+        return segments
+    }
 }

@@ -29,17 +29,7 @@ struct PrefetchTestCluster {
         let dataDirectory = try makeTemporaryDirectory(test, "prefetch-pgdata")
         try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
         if let signal { XCTAssertTrue(FileManager.default.createFile(atPath: dataDirectory + "/" + signal, contents: Data())) }
-        let storeIdentity = StoreIdentity(destination: .directory(root: archiveRoot), prefix: "")
-        try TestArchives.create(in: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity)
-        let pusher = ArchiveOperation(store: DirectoryStore(root: archiveRoot), storeIdentity: storeIdentity,
-                                      archiveIdentity: TestArchives.identity)
-        var segments: [String: Data] = [:]
-        for number in 1...count {
-            let name = segmentName(timeline: 1, number: number)
-            let segment = try TestSegments.writeSegment(name: name, in: source, segmentSize: segmentSize)
-            _ = try pusher.archive(path: segment.path)
-            segments[name] = segment.bytes
-        }
+        let segments = try TestArchives.archiveTestSegments(count, segmentSize: segmentSize, intoDirectory: archiveRoot, source: source)
         return Self(archiveRoot: archiveRoot, dataDirectory: dataDirectory, segments: segments)
     }
 
