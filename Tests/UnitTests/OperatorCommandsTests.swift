@@ -32,6 +32,16 @@ final class OperatorCommandsTests: BuiltToolTestCase {
         }
     }
 
+    func testEverySubcommandRefusesAPositionalArgumentInOneLineAndChangesNothing() throws {
+        let environment = directoryEnvironment.merging(["PGDATA": dataDirectory]) { $1 }
+        for subcommand in OperatorCommand.subcommands.map({ $0.name }) {
+            let result = try run("wal-archive", [subcommand, "stray"], environment: environment)
+            XCTAssertEqual(result.status, 2, "\(subcommand): \(result.stderr)")
+            assertOneLine(result, "wal-archive \(subcommand): unexpected argument \"stray\"; see --help")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: archive + "/wal-archive.json"), "init created the identity")
+    }
+
     func testListShowsTimelinesGapsBackupsAndDates() throws {
         let scenarios = try buildArchive()
         try DirectoryStore(root: archive).delete(key: try XCTUnwrap(scenarios.inventory().files.first { $0.name == scenarios.name(1, 4) }).key)

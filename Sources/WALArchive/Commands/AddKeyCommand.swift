@@ -24,9 +24,6 @@ enum AddKeyCommand: OperatorSubcommand {
             CommandHelp.report(program: program, message)
             return status.rawValue
         }
-        guard options.arguments.isEmpty else {
-            return fail(.usageError, "unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help")
-        }
         let configuration: Configuration
         do {
             configuration = try Configuration.load(options: options, environment: environment)

@@ -24,11 +24,6 @@ enum CheckCommand: OperatorSubcommand {
         """ + "\n" + CommandHelp.options
 
     static func run(_ options: CommandLineOptions, environment: [String: String]) -> Int32 {
-        let program = "wal-archive check"
-        guard options.arguments.isEmpty else {
-            CommandHelp.report(program: program, "unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help")
-            return OperatorExitStatus.usageError.rawValue
-        }
         let configuration: Configuration
         do {
             configuration = try Configuration.load(options: options, environment: environment)

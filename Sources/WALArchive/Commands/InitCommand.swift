@@ -33,9 +33,6 @@ enum InitCommand: OperatorSubcommand {
             CommandHelp.report(program: program, message)
             return status.rawValue
         }
-        guard options.arguments.isEmpty else {
-            return fail(.usageError, "unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help")
-        }
         let walFile = options.commandValues["wal-file"]
         let dataDirectory = options.commandValues["pgdata"] ?? (walFile == nil ? nonEmpty(environment["PGDATA"]) : nil)
         guard (dataDirectory == nil) != (walFile == nil) else {

@@ -20,7 +20,6 @@ enum ListCommand: OperatorSubcommand {
     static func run(_ options: CommandLineOptions, environment: [String: String]) -> Int32 {
         let program = "wal-archive list"
         do throws(OperatorFailure) {
-            guard options.arguments.isEmpty else { throw .usage("unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help") }
             let archive = try OperatorArchive.open(options, environment: environment)
             OperatorOutput.print(options.commandValues["json"] != nil ? json(archive) : text(archive))
             return OperatorExitStatus.success.rawValue

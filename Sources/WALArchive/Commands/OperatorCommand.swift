@@ -51,6 +51,12 @@ public enum OperatorCommand {
         if let status = CommandHelp.answerInformationalRequest(options.request, program: "wal-archive", usage: subcommand.usage) {
             return status
         }
+        // No subcommand takes positional arguments: everything is an option.
+        if let argument = options.arguments.first {
+            CommandHelp.report(program: "wal-archive \(subcommand.name)",
+                               "unexpected argument \(WALFileNameError.quoted(argument)); see --help")
+            return OperatorExitStatus.usageError.rawValue
+        }
         return subcommand.run(options, environment: environment)
     }
 }

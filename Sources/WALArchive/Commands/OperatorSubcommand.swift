@@ -1,6 +1,6 @@
 /// One `wal-archive` subcommand. Adding one: a type in its own file conforming to this, and
-/// its name in `OperatorCommand.subcommands`; parsing, `--help` and `--version` come from the
-/// dispatcher.
+/// its name in `OperatorCommand.subcommands`; parsing, `--help`, `--version` and refusing
+/// positional arguments come from the dispatcher.
 protocol OperatorSubcommand: Sendable {
     /// As typed after `wal-archive`.
     static var name: String { get }

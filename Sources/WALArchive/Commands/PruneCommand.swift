@@ -27,7 +27,6 @@ enum PruneCommand: OperatorSubcommand {
     static func run(_ options: CommandLineOptions, environment: [String: String]) -> Int32 {
         let program = "wal-archive prune"
         do throws(OperatorFailure) {
-            guard options.arguments.isEmpty else { throw .usage("unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help") }
             let rule: PrunePlan.Rule
             switch (options.commandValues["keep-backups"], options.commandValues["before"]) {
             case (let count?, nil):

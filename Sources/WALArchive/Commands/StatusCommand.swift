@@ -26,7 +26,6 @@ enum StatusCommand: OperatorSubcommand {
         let metricsFile = options.commandValues["prometheus"]
         var location: String?
         do throws(OperatorFailure) {
-            guard options.arguments.isEmpty else { throw .usage("unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help") }
             location = try? Configuration.load(options: options, environment: environment).storeIdentity.url
             let archive = try OperatorArchive.open(options, environment: environment)
             let status = ArchiveStatus(inventory: archive.inventory, location: archive.url, time: UTCTime.now())

@@ -25,7 +25,6 @@ enum VerifyCommand: OperatorSubcommand {
     static func run(_ options: CommandLineOptions, environment: [String: String]) -> Int32 {
         let program = "wal-archive verify"
         do throws(OperatorFailure) {
-            guard options.arguments.isEmpty else { throw .usage("unexpected argument \(WALFileNameError.quoted(options.arguments[0])); see --help") }
             let archive = try OperatorArchive.open(options, environment: environment)
             let start = try startPoint(options.commandValues["from"])
             let chain: WALChain
