@@ -43,6 +43,17 @@ final class PrefetchRecordTests: XCTestCase {
         return (served, try bytesRead() - before)
     }
 
+    /// Serves segment `number` and requires that it was verified in full (the whole file read)
+    /// and that %p holds exactly its bytes.
+    func assertServedAfterFullVerification(_ cluster: Cluster, _ number: Int,
+                                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let verified = try serve(cluster, number)
+        XCTAssertEqual(verified.served?.trustedByRecord, false, "segment \(number)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(verified.bytesRead, Self.segmentSize, "segment \(number)", file: file, line: line)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[segmentName(timeline: 1, number: number)],
+                       "segment \(number)", file: file, line: line)
+    }
+
     func record(_ cluster: Cluster, of fileName: String) throws -> PrefetchRecord {
         let text = try String(contentsOfFile: cluster.recordsDirectory + "/" + fileName, encoding: .utf8)
         return try XCTUnwrap(PrefetchRecord(text: text, archiveTag: cluster.storeIdentity.tag))
@@ -63,10 +74,7 @@ final class PrefetchRecordTests: XCTestCase {
 
         // Without its record the same kind of file is read in full: the count above can tell.
         XCTAssertEqual(unlink(cluster.recordsDirectory + "/" + third), 0)
-        let verified = try serve(cluster, 3)
-        XCTAssertEqual(verified.served?.trustedByRecord, false)
-        XCTAssertGreaterThanOrEqual(verified.bytesRead, Self.segmentSize)
-        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[segmentName(timeline: 1, number: 3)])
+        try assertServedAfterFullVerification(cluster, 3)
     }
 
     func testAFileChangedAfterTheWorkerWroteItIsNeverServedAsIs() throws {
@@ -109,10 +117,7 @@ final class PrefetchRecordTests: XCTestCase {
         record.bootIdentifier = "00000000-0000-4000-8000-000000000000"
         try record.write(in: cluster.recordsDirectory, archiveTag: cluster.storeIdentity.tag)
 
-        let verified = try serve(cluster, 2)
-        XCTAssertEqual(verified.served?.trustedByRecord, false)
-        XCTAssertGreaterThanOrEqual(verified.bytesRead, Self.segmentSize)
-        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[segmentName(timeline: 1, number: 2)])
+        try assertServedAfterFullVerification(cluster, 2)
     }
 
     func testARecordWithAWrongChecksumStoreOrFileIsNotTrusted() throws {
@@ -137,10 +142,7 @@ final class PrefetchRecordTests: XCTestCase {
         try borrowed.write(in: cluster.recordsDirectory, archiveTag: tag)
 
         for number in 2...4 {
-            let verified = try serve(cluster, number)
-            XCTAssertEqual(verified.served?.trustedByRecord, false, "segment \(number)")
-            XCTAssertGreaterThanOrEqual(verified.bytesRead, Self.segmentSize, "segment \(number)")
-            XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[segmentName(timeline: 1, number: number)])
+            try assertServedAfterFullVerification(cluster, number)
         }
     }
 
@@ -151,11 +153,9 @@ final class PrefetchRecordTests: XCTestCase {
         XCTAssertEqual(try runBatch(cluster, after: 3, count: 1), 0)
         XCTAssertEqual(try cluster.records(), [try cluster.prefetched(4)])
         // Recovery over: the worker removes both directories.
-        let worker = PrefetchWorker(prefetch: try prefetch(cluster, after: 3, count: 2))
+        let prefetch = try prefetch(cluster, after: 3, count: 2)
         try FileManager.default.removeItem(atPath: cluster.dataDirectory + "/recovery.signal")
-        XCTAssertEqual(worker.runBatch(stores: [DirectoryStore(root: cluster.archiveRoot)], archiveIdentity: TestArchives.identity,
-                                       searchesLegacyFlatLayout: false, preferredSuffix: CompressionAlgorithm.default.keySuffix,
-                                       segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize))), 0)
+        XCTAssertEqual(try cluster.runBatch(prefetch), 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.prefetchDirectory))
         XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.recordsDirectory))
     }
