@@ -38,6 +38,19 @@ final class TemporaryFileCleanupTests: XCTestCase {
         XCTAssertEqual(TemporaryFileCleanup.machineTag.count, 8)
     }
 
+    /// The tag names this host and boot the same way in every version, so that temporary files
+    /// of a writer that died before an upgrade are still known as this machine's.
+    func testTheMachineTagIsFNV1aOfTheHostNameAndTheBootIDAsTheKernelPrintsIt() throws {
+        var host = [CChar](repeating: 0, count: 256)
+        XCTAssertEqual(gethostname(&host, host.count - 1), 0)
+        var identity = host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        identity += try XCTUnwrap(FileManager.default.contents(atPath: "/proc/sys/kernel/random/boot_id"))
+        var hash: UInt32 = 2_166_136_261
+        for byte in identity { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        XCTAssertEqual(TemporaryFileCleanup.machineTag, String(repeating: "0", count: 8 - hex.count) + hex)
+    }
+
     func testTrackedPathsAreUniqueAndInTheDirectory() {
         let first = TemporaryFileCleanup.track(in: "/tmp/x")
         let second = TemporaryFileCleanup.track(in: "/tmp/x")

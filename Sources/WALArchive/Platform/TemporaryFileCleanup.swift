@@ -95,7 +95,8 @@ public enum TemporaryFileCleanup {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         var identity = host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        identity += (try? FileOperations.readWholeFile("/proc/sys/kernel/random/boot_id", limit: 256)) ?? []
+        // The boot id as the kernel prints it (with its newline), as this tag has always hashed it.
+        if let boot = BootIdentifier.current { identity += Array((boot + "\n").utf8) }
         var hash: UInt32 = 2_166_136_261
         for byte in identity { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         let hex = String(hash, radix: 16)
