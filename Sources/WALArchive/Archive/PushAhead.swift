@@ -167,14 +167,9 @@ struct AheadPusher: Sendable {
     /// the file's time is ahead of the clock: then no record is written.
     static func settledIdentity(_ path: String) -> FileIdentity? {
         guard let identity = FileIdentity(path: path) else { return nil }
-        let age = identity.nanosecondsSinceChange
-        guard age >= 0 else { return nil }
-        if age >= FileIdentity.settleNanoseconds { return identity }
-        var request = timespec(tv_sec: 0, tv_nsec: Int(FileIdentity.settleNanoseconds - age))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-        guard let settled = FileIdentity(path: path), settled == identity,
-              settled.nanosecondsSinceChange >= FileIdentity.settleNanoseconds else { return nil }
+        if identity.isSettled { return identity }
+        guard identity.waitUntilSettled(), let settled = FileIdentity(path: path), settled == identity,
+              settled.isSettled else { return nil }
         return settled
     }
 }

@@ -66,6 +66,23 @@ struct FileIdentity: Sendable, Equatable {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - changeNanoseconds
     }
 
+    /// True once the file's last change is at least `settleNanoseconds` old.
+    var isSettled: Bool { nanosecondsSinceChange >= Self.settleNanoseconds }
+
+    /// Waits until the file's last change, as this identity has it, is `settleNanoseconds`
+    /// old (at most that long); false at once when its time is ahead of the clock (a clock
+    /// stepped back): such a file is never vouched for. The caller reads the identity again
+    /// after the wait: a change meanwhile must show.
+    func waitUntilSettled() -> Bool {
+        let age = nanosecondsSinceChange
+        guard age >= 0 else { return false }
+        guard age < Self.settleNanoseconds else { return true }
+        var request = timespec(tv_sec: 0, tv_nsec: Int(Self.settleNanoseconds - age))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        return true
+    }
+
     /// Two lines: `size` and `modification-ns change-ns device inode`.
     var encoded: String { "\(size)\n\(modificationNanoseconds) \(changeNanoseconds) \(device) \(inode)" }
 

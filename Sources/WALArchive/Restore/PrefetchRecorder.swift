@@ -36,18 +36,12 @@ final class PrefetchRecorder {
         guard let recordsDirectory, let bootIdentifier else { return }
         var unsettled: [(fileName: String, identity: FileIdentity)] = []
         for (fileName, identity) in placed {
-            let age = identity.nanosecondsSinceChange
-            // A time ahead of the clock (a clock stepped back): never recorded.
-            guard age >= 0 else { continue }
-            if age < FileIdentity.settleNanoseconds {
-                guard waiting else {
-                    unsettled.append((fileName, identity))
-                    continue
-                }
-                var request = timespec(tv_sec: 0, tv_nsec: Int(FileIdentity.settleNanoseconds - age))
-                var remaining = timespec()
-                while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+            if !waiting && !identity.isSettled && identity.nanosecondsSinceChange >= 0 {
+                unsettled.append((fileName, identity))
+                continue
             }
+            // A time ahead of the clock (a clock stepped back): never recorded.
+            guard identity.waitUntilSettled() else { continue }
             let descriptor = open(prefetchDirectory + "/" + fileName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             guard descriptor >= 0 else { continue }
             defer { close(descriptor) }
@@ -56,7 +50,7 @@ final class PrefetchRecorder {
             // of the page cache and the disk disagreeing under an unchanged identity. fsync
             // changes neither time.
             guard fsync(descriptor) == 0, let settled = FileIdentity(descriptor: descriptor), settled == identity,
-                  settled.nanosecondsSinceChange >= FileIdentity.settleNanoseconds else { continue }
+                  settled.isSettled else { continue }
             try? PrefetchRecord(fileName: fileName, bootIdentifier: bootIdentifier, identity: identity)
                 .write(in: recordsDirectory, archiveTag: archiveTag)
         }
