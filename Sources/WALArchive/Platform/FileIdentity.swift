@@ -77,9 +77,7 @@ struct FileIdentity: Sendable, Equatable {
         let age = nanosecondsSinceChange
         guard age >= 0 else { return false }
         guard age < Self.settleNanoseconds else { return true }
-        var request = timespec(tv_sec: 0, tv_nsec: Int(Self.settleNanoseconds - age))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        MonotonicClock.sleep(nanoseconds: Self.settleNanoseconds - age)
         return true
     }
 

@@ -1,5 +1,3 @@
-import Glibc
-
 /// When to try a request again: governed by a time budget, so that a storm of 503s or resets
 /// lasting a few seconds is waited out instead of ending a recovery, while a dead endpoint
 /// still costs a PostgreSQL archiver or recovery a known, bounded wait. The attempt count is
@@ -40,26 +38,5 @@ struct RetryPolicy {
     /// the budget, but never less than `minimumAttemptMilliseconds`.
     func attemptTimeoutMilliseconds(elapsedMilliseconds: Int) -> Int {
         max(Self.minimumAttemptMilliseconds, budgetMilliseconds - elapsedMilliseconds)
-    }
-}
-
-/// Milliseconds on the monotonic clock, for budgets that wall-clock jumps must not stretch.
-struct MonotonicClock {
-    private let start = MonotonicClock.nowMilliseconds()
-
-    var elapsedMilliseconds: Int { MonotonicClock.nowMilliseconds() - start }
-
-    static func nowMilliseconds() -> Int {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Int(spec.tv_sec) * 1_000 + Int(spec.tv_nsec) / 1_000_000
-    }
-
-    static func sleep(milliseconds: Int) {
-        var request = timespec(tv_sec: milliseconds / 1_000, tv_nsec: (milliseconds % 1_000) * 1_000_000)
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR {
-            request = remaining
-        }
     }
 }
