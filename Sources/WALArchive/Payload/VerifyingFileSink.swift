@@ -49,6 +49,8 @@ public final class VerifyingFileSink: ObjectSink {
     private var attempt: Attempt?
     private var verified: Verified?
     private var committed = false
+    /// Whether `begin` ran before: the temporary file may hold an earlier attempt's bytes.
+    private var attempted = false
 
     /// One download attempt's state; replaced by `begin`.
     private final class Attempt {
@@ -98,11 +100,15 @@ public final class VerifyingFileSink: ObjectSink {
         attempt = nil
         writeFailure = nil
         keyFailure = nil
-        guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
+        // Only a second attempt empties the file: ext4 starts writing back, at close, a file
+        // that was truncated to zero (its auto_da_alloc guard for programs that rewrite a file
+        // in place), which would cost every fetch a flush of the whole segment.
+        guard !attempted || (ftruncate(descriptor, 0) == 0 && lseek(descriptor, 0, SEEK_SET) == 0) else {
             let failure = PayloadError.local(operation: "reset", path: temporaryPath, code: errno)
             writeFailure = failure
             throw .localIO(detail: failure.message)
         }
+        attempted = true
         do throws(PayloadError) {
             let metadata = try PayloadMetadata(object: object)
             let decryptor: ChunkDecryptor?

@@ -5,12 +5,16 @@ import Glibc
 /// the page cache no longer add to the wall time of a fetch. `write` copies the bytes into one
 /// of a few fixed slots, waiting only when every slot is still queued, so memory stays
 /// bounded; `finish` waits for the thread and returns the digest, or the first write failure.
+/// A slot is handed over only once full (or at the end): each hand-over wakes the thread, and
+/// a woken thread tends to be run on the waker's core, taking it from the decompression —
+/// a 16 MiB segment is 32 hand-overs instead of one per decompressed piece (128 KiB): 25
+/// context switches per fetch instead of about 400.
 /// The bytes are written and hashed in the order given, exactly once each; when no thread can
 /// be started, both happen on the caller's thread. Dropping the writer waits for its thread,
 /// which first writes what is queued: nothing is written to the descriptor afterwards.
 final class BackgroundFileWriter {
-    static let slotSize = 256 * 1024
-    static let slotCount = 8
+    static let slotSize = 512 * 1024
+    static let slotCount = 4
 
     let path: String
     private let queue: SlotQueue
@@ -65,6 +69,9 @@ private final class SlotQueue: @unchecked Sendable {
     private let storage: UnsafeMutableRawBufferPointer
     private var lengths: [Int]
     private var produced = 0
+    /// The slot the caller's thread is filling (not yet queued), and how many bytes it holds.
+    private var filling: Int?
+    private var filled = 0
     private var consumed = 0
     private var ended = false
     private var failure: FileOperations.Failure?
@@ -94,25 +101,41 @@ private final class SlotQueue: @unchecked Sendable {
     func enqueue(_ bytes: UnsafeRawBufferPointer) throws(FileOperations.Failure) {
         var offset = 0
         while offset < bytes.count {
-            let count = min(slotSize, bytes.count - offset)
-            pthread_mutex_lock(mutex)
-            while produced - consumed == slotCount && failure == nil { pthread_cond_wait(changed, mutex) }
-            if let failure {
+            let slot: Int
+            if let filling {
+                slot = filling
+            } else {
+                pthread_mutex_lock(mutex)
+                while produced - consumed == slotCount && failure == nil { pthread_cond_wait(changed, mutex) }
+                if let failure {
+                    pthread_mutex_unlock(mutex)
+                    throw failure
+                }
+                slot = produced % slotCount
                 pthread_mutex_unlock(mutex)
-                throw failure
+                filling = slot
+                filled = 0
             }
-            let slot = produced % slotCount
-            pthread_mutex_unlock(mutex)
-            // The slot is free and only the caller's thread fills slots: no lock to copy.
-            let target = UnsafeMutableRawBufferPointer(rebasing: storage[(slot * slotSize)...])
+            // The slot is not queued yet and only the caller's thread fills slots: no lock to copy.
+            let count = min(slotSize - filled, bytes.count - offset)
+            let target = UnsafeMutableRawBufferPointer(rebasing: storage[(slot * slotSize + filled)...])
             target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
-            pthread_mutex_lock(mutex)
-            lengths[slot] = count
-            produced += 1
-            pthread_cond_broadcast(changed)
-            pthread_mutex_unlock(mutex)
+            filled += count
             offset += count
+            if filled == slotSize { publishFilling() }
         }
+    }
+
+    /// Queues the slot being filled, if it holds anything.
+    private func publishFilling() {
+        guard let slot = filling else { return }
+        filling = nil
+        guard filled > 0 else { return }
+        pthread_mutex_lock(mutex)
+        lengths[slot] = filled
+        produced += 1
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
     }
 
     /// Without a thread: write and hash right away.
@@ -126,6 +149,7 @@ private final class SlotQueue: @unchecked Sendable {
     }
 
     func end() {
+        publishFilling()
         pthread_mutex_lock(mutex)
         ended = true
         pthread_cond_broadcast(changed)
