@@ -8,6 +8,7 @@ markdown table and a plot (bench/lib/report.py).
 import argparse
 import atexit
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -808,6 +809,36 @@ def startup(args, tools):
     return table
 
 
+def fetch_work(args, tools, segment):
+    """The work a verifying fetch of this segment cannot avoid, each piece timed alone on this
+    machine in this run: decoding the stored zstd object (zstd's own in-memory benchmark, no
+    start-up), SHA-256 of the decoded segment (OpenSSL through hashlib, as wal-fetch uses
+    OpenSSL), and writing the segment into a new file on the file system pg_wal would be on.
+    The fair floor (curl) does none of these for the decoded 16 MiB: it stores the zstd bytes."""
+    runs = max(args.runs, 5)
+    decode = run(["zstd", "-b1", "-d", "-i1", "-q", tools.floor_object], check=False)
+    speed = re.findall(r"([0-9.]+) MB/s", decode.stdout + decode.stderr)
+    size = os.path.getsize(segment)
+    decode_ms = size / (float(speed[-1]) * 1e6) * 1000 if speed else None
+    with open(segment, "rb") as source:
+        data = source.read()
+    hash_ms, write_ms = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        hashlib.sha256(data).digest()
+        hash_ms.append((time.perf_counter() - start) * 1000)
+        path = os.path.join(tools.workdir, "segment", "write-probe")
+        start = time.perf_counter()
+        with open(path, "wb", buffering=0) as target:
+            target.write(data)
+        write_ms.append((time.perf_counter() - start) * 1000)
+        os.unlink(path)
+    work = {"decode_ms": decode_ms, "sha256_ms": median(hash_ms), "write_ms": median(write_ms),
+            "segment_bytes": size, "object_bytes": os.path.getsize(tools.floor_object)}
+    log("fetch work: " + ", ".join(f"{k} {v:.1f}" for k, v in work.items() if k.endswith("_ms") and v is not None))
+    return work
+
+
 def fmt_ms(entry):
     return "-" if not entry else f"{entry['wall_s'] * 1000:.0f} ms"
 
@@ -1432,6 +1463,7 @@ def main():
     if "single" not in args.skip:
         results["floor_object"] = prepare_floor_object(tools, segment)
         results["startup"] = startup(args, tools)
+        results["fetch_work"] = fetch_work(args, tools, segment)
         for shape in args.shapes:
             use(shape)
             results["single"][shape.name] = single_calls(args, tools, source_cluster, segment, shape)

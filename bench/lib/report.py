@@ -74,6 +74,11 @@ def targets(result):
                          f"{verdict(mine <= 1.3 * floor)}")
         else:
             lines.append(f"- {phase} at loopback vs fair floor: not measured")
+        work = result.get("fetch_work") or {}
+        if phase == "fetch" and mine and floor and work.get("decode_ms"):
+            lines.append(f"  - what the floor does not do: decoding the object alone takes {work['decode_ms']:.1f} ms here, "
+                         f"SHA-256 of the decoded segment {work['sha256_ms']:.1f} ms, writing it {work['write_ms']:.1f} ms "
+                         f"(section 1); ours above the floor: {ms(mine - floor)} ms")
     hit = result.get("pushed_ahead") or {}
     if hit.get("hit_ms_median") is not None:
         lines.append(f"- a push of a segment push-ahead already stored within 2× start-up: {hit['hit_ms_median']:.1f} ms "
@@ -250,6 +255,14 @@ def single_section(result):
                   f"fetch {ms(e['fetch']['wall_min_s'])}–{ms(e['fetch']['wall_max_s'])}"
                   for t, e in tools.items() if e.get("push") and e.get("fetch")]
         lines += ["", "Range (min–max ms): " + "; ".join(spread) + "."]
+        work = result.get("fetch_work") or {}
+        if work.get("decode_ms") and shape == next(iter(singles)):
+            lines += ["", f"What a verifying fetch must do that the fair floor does not, each timed alone on this machine "
+                          f"in this run: decode the {work['object_bytes']} bytes of zstd into {work['segment_bytes']} bytes "
+                          f"{work['decode_ms']:.1f} ms (`zstd -b -d`, in memory), SHA-256 of those bytes "
+                          f"{work['sha256_ms']:.1f} ms (OpenSSL), write them into a new file {work['write_ms']:.1f} ms. "
+                          "wal-fetch decodes on one thread while a second one hashes and writes, so the decode is the "
+                          "part that adds to its wall time."]
         lines += ([""] + notes if notes else []) + [""]
     return lines
 
