@@ -211,6 +211,31 @@ final class FaultToleranceTests: BuiltToolTestCase {
         XCTAssertEqual(fileRecords.dropFirst(before).map(\.status), [nil, 412, 200, 404, 200])
     }
 
+    /// wal-push compresses a file while its name claim is being stored, yet the data PUT goes
+    /// out only once the claim is stored: a claim the store keeps refusing means no data PUT at
+    /// all, and a claim stored at its second attempt is followed by the data only after it.
+    func testTheDataIsSentOnlyAfterItsClaimIsStored() throws {
+        let refused = segmentName(timeline: 1, number: 0x54)
+        _ = try TestSegments.writeSegment(name: refused, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
+        proxy.plan = .init(faults: [.status(503, code: "SlowDown")], probability: 1,
+                           filter: .init(methods: ["PUT"], targetContains: "names/" + refused))
+        let failed = try run("wal-push", ["pg_wal/" + refused], environment: environment(budget: 1))
+        XCTAssertEqual(failed.status, 1, failed.stderr)
+        let sent = fileRecords.filter { $0.target.contains(refused) }
+        XCTAssertFalse(sent.isEmpty)
+        XCTAssertEqual(sent.filter { !$0.target.contains("names/") }.map(\.target), [], "no data without a stored claim")
+
+        proxy.plan = .none
+        let retried = segmentName(timeline: 1, number: 0x55)
+        _ = try TestSegments.writeSegment(name: retried, in: dataDirectory + "/pg_wal", segmentSize: Self.segmentSize)
+        proxy.script([.status(503, code: "SlowDown")], filter: .init(methods: ["PUT"], targetContains: "names/" + retried))
+        let push = try run("wal-push", ["pg_wal/" + retried], environment: environment())
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let requests = fileRecords.filter { $0.target.contains(retried) }
+        XCTAssertEqual(requests.map { $0.target.contains("names/") ? "claim" : "data" }, ["claim", "claim", "data"])
+        XCTAssertEqual(requests.map(\.status), [503, 200, 200])
+    }
+
     /// During an outage each push-ahead thread gives up at its first failed file, so one call
     /// lasts about one retry budget instead of one per file it meant to push ahead.
     func testDuringAnOutagePushAheadStopsAtItsFirstFailure() throws {

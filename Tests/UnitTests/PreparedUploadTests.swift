@@ -51,6 +51,29 @@ final class PreparedUploadTests: XCTestCase {
         }
     }
 
+    /// An upload prepared on its own thread is handed out only when its read of the file gave
+    /// the checksum its name claim was made with; after a change between the two reads it is not.
+    func testAnUploadPreparedOnAThreadIsRefusedWhenTheFileChangedSinceItsChecksum() throws {
+        let content = randomBytes(700_001, seed: 31)
+        let path = try source(content)
+        let checksum = try PreparedUpload.checksum(sourcePath: path)
+        XCTAssertEqual(checksum.size, Int64(content.count))
+        XCTAssertEqual(checksum.sha256Hex, SHA256Hasher.hexDigest(ofFile: path))
+        let preparation = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil, concurrently: true)
+        XCTAssertTrue(preparation.isConcurrent)
+        let upload = try preparation.upload(matching: checksum, path: path)
+        XCTAssertEqual(try Codec.decompress(try uploadBodyBytes(upload.body), .zstd), content)
+
+        var changed = content
+        changed[350_000] ^= 1
+        try Data(changed).write(to: URL(fileURLWithPath: path))
+        let afterChange = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil, concurrently: true)
+        XCTAssertThrowsError(try afterChange.upload(matching: checksum, path: path)) { error in
+            guard case .localIO(_, _, let detail) = error as? PayloadError else { return XCTFail("\(error)") }
+            XCTAssertTrue(detail.contains("changed while it was read"), detail)
+        }
+    }
+
     func testAllBodiesTogetherStayWithinTheSharedLimit() throws {
         let memory = UploadMemory(limit: 5 << 20)
         // About 1.5 MiB compressed: two 1 MiB chunks each, so two bodies fit and a third does not.

@@ -13,7 +13,10 @@ import Glibc
 /// object at `<prefix>/names/<name>` holding the SHA-256 and the data key) with a conditional
 /// PUT (`If-None-Match: *`): the first writer of a name gets it, whatever date partition or
 /// compression a later one would use. Then the data, also conditionally. A new segment costs
-/// these two PUTs. If the claim exists: the same SHA-256 means this file is archived (or a crash
+/// these two PUTs. The claim needs only the file's SHA-256, so the file is compressed on a second
+/// thread (`UploadPreparation`) while this one hashes it and stores the claim; the data PUT
+/// starts only once the claim is stored, with a body whose own read hashed to the claimed
+/// SHA-256. If the claim exists: the same SHA-256 means this file is archived (or a crash
 /// left the claim without its data, which is then stored under the claimed key); another
 /// SHA-256 is a conflict (exit 4), and nothing is written. A store that does not implement
 /// conditional writes (501 / `NotImplemented`) gets a HEAD and a plain PUT instead.
@@ -38,13 +41,19 @@ public struct ArchiveOperation {
     /// The key of client-side encryption (`encryption_key_file`); must be one the archive
     /// identity lists, and must be set exactly when the archive is encrypted.
     public let encryptionKey: EncryptionKey?
+    /// Compresses on a second thread while the claim is stored (see above). The call's own file
+    /// does, where a push's latency counts; push-ahead threads, already several uploads at once,
+    /// do not: there the second read and hash of the file would only cost CPU.
+    public let compressesWhileClaiming: Bool
 
     public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
 
     public init(store: any ObjectStore, storeIdentity: StoreIdentity, archiveIdentity: ArchiveIdentity,
                 identityCheck: ArchiveIdentityCheck? = nil, compression: CompressionAlgorithm = .default,
-                compressionLevel: Int32? = nil, storageClass: String? = nil, encryptionKey: EncryptionKey? = nil) {
+                compressionLevel: Int32? = nil, storageClass: String? = nil, encryptionKey: EncryptionKey? = nil,
+                compressesWhileClaiming: Bool = true) {
         self.encryptionKey = encryptionKey
+        self.compressesWhileClaiming = compressesWhileClaiming
         self.store = store
         self.storeIdentity = storeIdentity
         self.archiveIdentity = archiveIdentity
@@ -56,11 +65,11 @@ public struct ArchiveOperation {
 
     /// The operation as the configuration describes it.
     public init(store: any ObjectStore, configuration: Configuration, archiveIdentity: ArchiveIdentity,
-                identityCheck: ArchiveIdentityCheck? = nil) {
+                identityCheck: ArchiveIdentityCheck? = nil, compressesWhileClaiming: Bool = true) {
         self.init(store: store, storeIdentity: configuration.storeIdentity, archiveIdentity: archiveIdentity,
                   identityCheck: identityCheck, compression: configuration.compression,
                   compressionLevel: configuration.compressionLevel, storageClass: configuration.storageClass,
-                  encryptionKey: configuration.encryptionKeys?.writeKey)
+                  encryptionKey: configuration.encryptionKeys?.writeKey, compressesWhileClaiming: compressesWhileClaiming)
     }
 
     public func archive(path: String) throws(ArchiveError) -> Outcome {
@@ -97,15 +106,22 @@ public struct ArchiveOperation {
         } catch {
             throw .localFile(detail: error.message)
         }
-        let upload = try prepare(path, compression)
+        // Without compression or encryption the body is the file itself: its one hash is all the
+        // preparation there is, and a second thread would only hash it twice.
+        let preparation = UploadPreparation(sourcePath: path, algorithm: compression, level: compressionLevel,
+                                            encryption: encryptionKey,
+                                            concurrently: compressesWhileClaiming && (compression != .none || encryptionKey != nil))
+        let original = try checksum(path, preparation)
         let relativeKey = date + "/" + name + compression.keySuffix
-        let claim = NameClaim(name: name, relativeKey: relativeKey, sha256Hex: upload.originalSHA256Hex,
-                              size: upload.originalSize, compression: compression)
+        let claim = NameClaim(name: name, relativeKey: relativeKey, sha256Hex: original.sha256Hex,
+                              size: original.size, compression: compression)
         let claimKey = NameClaim.key(name: name, layout: layout)
         switch try putIfAbsent(PutRequest(key: claimKey, bytes: [], metadata: claim.metadata)) {
         case .stored:
             do {
-                return (try storeData(upload, key: claim.dataKey(layout)), upload.originalSHA256Hex)
+                // Only now, with the claim stored, does the data go out.
+                let upload = try prepared(preparation, matching: original, path: path)
+                return (try storeData(upload, key: claim.dataKey(layout)), original.sha256Hex)
             } catch {
                 // A conflict with an object that predates claims at this very key: the claim
                 // just written names content that is not there. This call wrote it a moment ago
@@ -115,21 +131,22 @@ public struct ArchiveOperation {
             }
         case .alreadyExists:
             let existing = try readClaim(claimKey, name: name)
-            guard existing.sha256Hex == upload.originalSHA256Hex else {
+            guard existing.sha256Hex == original.sha256Hex else {
                 throw .conflict(location: storeIdentity.describe(key: existing.dataKey(layout)),
                                 detail: "archived SHA-256 \(existing.sha256Hex.prefix(16))…, this file "
-                                    + "\(upload.originalSHA256Hex.prefix(16))…")
+                                    + "\(original.sha256Hex.prefix(16))…")
             }
             // This very file was claimed before. Its data is normally there (a retry after a
             // lost answer): one HEAD, no upload. It is missing if that push died between the two
             // PUTs: store it under the claimed key, in the claimed encoding.
             let dataKey = existing.dataKey(layout)
             if let stored = try head(dataKey) {
-                try requireSameContent(stored, as: upload, key: dataKey)
-                return (.alreadyArchived(key: dataKey), upload.originalSHA256Hex)
+                try requireSameContent(stored, as: original.sha256Hex, key: dataKey)
+                return (.alreadyArchived(key: dataKey), original.sha256Hex)
             }
+            let upload = try prepared(preparation, matching: original, path: path)
             let claimed = existing.compression == compression ? upload : try prepare(path, existing.compression)
-            return (try storeData(claimed, key: dataKey), upload.originalSHA256Hex)
+            return (try storeData(claimed, key: dataKey), original.sha256Hex)
         }
     }
 
@@ -169,19 +186,19 @@ public struct ArchiveOperation {
             guard let existing = try head(key) else {
                 throw .storage(.invalidResponse(detail: "the store reported \(key) as existing, then as absent"), key: key)
             }
-            try requireSameContent(existing, as: upload, key: key)
+            try requireSameContent(existing, as: upload.originalSHA256Hex, key: key)
             return .alreadyArchived(key: key)
         }
     }
 
     /// The object at `key` holds this very file (same `wal-sha256`), else a conflict.
-    private func requireSameContent(_ existing: ObjectInfo, as upload: PreparedUpload, key: String) throws(ArchiveError) {
+    private func requireSameContent(_ existing: ObjectInfo, as sha256Hex: String, key: String) throws(ArchiveError) {
         guard let archived = existing.metadata[PayloadMetadata.sha256Name] else {
             throw .conflict(location: storeIdentity.describe(key: key), detail: "the archived object has no wal-sha256 to compare")
         }
-        guard archived == upload.originalSHA256Hex else {
+        guard archived == sha256Hex else {
             throw .conflict(location: storeIdentity.describe(key: key),
-                            detail: "archived SHA-256 \(archived.prefix(16))…, this file \(upload.originalSHA256Hex.prefix(16))…")
+                            detail: "archived SHA-256 \(archived.prefix(16))…, this file \(sha256Hex.prefix(16))…")
         }
     }
 
@@ -240,6 +257,30 @@ public struct ArchiveOperation {
         do {
             return try PreparedUpload(sourcePath: path, algorithm: algorithm,
                                       level: algorithm == compression ? compressionLevel : nil, encryption: encryptionKey)
+        } catch {
+            throw .localFile(detail: error.message)
+        }
+    }
+
+    /// The file's SHA-256 and size: read and hashed on this thread while `preparation` runs on
+    /// its own, else taken from the upload it made.
+    private func checksum(_ path: String, _ preparation: UploadPreparation) throws(ArchiveError) -> PreparedUpload.Checksum {
+        do {
+            guard preparation.isConcurrent else {
+                let upload = try preparation.upload()
+                return PreparedUpload.Checksum(sha256Hex: upload.originalSHA256Hex, size: upload.originalSize)
+            }
+            return try PreparedUpload.checksum(sourcePath: path)
+        } catch {
+            throw .localFile(detail: error.message)
+        }
+    }
+
+    /// The upload `preparation` made, once its read of the file matched `checksum`.
+    private func prepared(_ preparation: UploadPreparation, matching checksum: PreparedUpload.Checksum,
+                          path: String) throws(ArchiveError) -> PreparedUpload {
+        do {
+            return try preparation.upload(matching: checksum, path: path)
         } catch {
             throw .localFile(detail: error.message)
         }

@@ -126,7 +126,8 @@ struct AheadPusher: Sendable {
 
     func run(_ queue: SharedQueue<String>) {
         guard let store = try? configuration.destination.makeStore() else { return }
-        let operation = ArchiveOperation(store: store, configuration: configuration, archiveIdentity: archiveIdentity)
+        let operation = ArchiveOperation(store: store, configuration: configuration, archiveIdentity: archiveIdentity,
+                                         compressesWhileClaiming: false)
         while let name = queue.take() {
             // The store kept failing for a whole retry budget: stop, so that one call of
             // wal-push during an outage lasts one budget, not one per file pushed ahead.

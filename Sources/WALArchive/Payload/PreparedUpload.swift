@@ -78,6 +78,21 @@ public final class PreparedUpload {
         }
     }
 
+    /// A file's SHA-256 (lower-case hex) and size.
+    public struct Checksum: Sendable, Equatable {
+        public var sha256Hex: String
+        public var size: Int64
+    }
+
+    /// The SHA-256 and size of `sourcePath`, from one read of it and nothing else.
+    static func checksum(sourcePath: String) throws(PayloadError) -> Checksum {
+        let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw .localIO(operation: "open", path: sourcePath, detail: Self.lastError()) }
+        defer { close(source) }
+        let original = try encode(source: source, path: sourcePath, compressor: nil, encryptor: nil) { _ in }
+        return Checksum(sha256Hex: original.sha256Hex, size: original.size)
+    }
+
     /// Reads the source to its end in chunks of exactly `readChunkSize` (a short one only at
     /// the end: `RecompressingUploadBody` repeats this very sequence of calls), hashing it and
     /// feeding the compressor (if any), whose output goes through the encryptor (if any).
