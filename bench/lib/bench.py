@@ -23,6 +23,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pitr_profile  # noqa: E402
+
 BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -203,8 +206,10 @@ class S3Server:
         self.host, self.port = match.group(1), int(match.group(2))
 
 
-def start_s3_server(netns=None):
-    script = os.path.join(REPO_DIR, "scripts", "local-s3-server")
+def start_s3_server(netns=None, kind="moto"):
+    """`kind`: moto (scripts/local-s3-server, the default) or rgw (scripts/rgw-server: Ceph's
+    RADOS Gateway, a server that is not Python)."""
+    script = os.path.join(REPO_DIR, "scripts", "rgw-server" if kind == "rgw" else "local-s3-server")
     if not os.access(script, os.X_OK):
         raise RuntimeError(f"{script} is missing: the benchmark uses the project's local S3 server")
     argv = [script, "wal-bench"]
@@ -534,6 +539,7 @@ class Tools:
         self.tls_port = None
         self.floor_object = None  # the zstd bytes wal-push stores for the single segment
         self.initialised = set()  # prefixes given our archive identity
+        self.profiler = None  # pitr_profile.ReplayProfiler with --pitr-profile
 
     def set_endpoint(self, endpoint, tls_port):
         self.endpoint, self.tls_port = endpoint, tls_port
@@ -1226,7 +1232,12 @@ class PITRSource:
             command = tools.command_string(argv, env)
         else:
             argv, env = tools.fetch_argv(variant, "%f", "%p", f"{self.label}/{layout}", {})
+            if tools.profiler and base_tool(variant) == "ours":
+                env = dict(env, WAL_ARCHIVE_LOG="info")  # served or downloaded, per call
             command = tools.command_string(argv, env)
+        calls_log = None
+        if tools.profiler:
+            command, calls_log = tools.profiler.wrap(command, name)
         settings = cluster.base_settings()
         settings.update({"restore_command": conf_quote(command),
                          "recovery_target_name": "'wal-bench-target'", "recovery_target_action": "'promote'",
@@ -1235,6 +1246,7 @@ class PITRSource:
         signal_file = os.path.join(datadir, "recovery.signal")
         open(signal_file, "w").close()
         shutil.chown(signal_file, "postgres", "postgres")
+        profiled = tools.profiler.start() if tools.profiler else None
         started = time.monotonic()
         cluster.start(wait=False)
         timeout = self.args.pitr_timeout
@@ -1247,6 +1259,14 @@ class PITRSource:
                 break
             time.sleep(0.02)
         elapsed = time.monotonic() - started
+        if profiled:
+            try:
+                postmaster = int(open(os.path.join(datadir, "postmaster.pid")).readline())
+            except (OSError, ValueError):
+                postmaster = None
+            profile = tools.profiler.finish(name, profiled, calls_log, cluster.logfile, tools.server.process.pid, postmaster,
+                                             f"{tools.bin}/wal-fetch")
+            log(pitr_profile.summary(profile))
         if os.path.exists(signal_file):
             tail = open(cluster.logfile).read()[-800:] if os.path.exists(cluster.logfile) else ""
             outcome["error"] = (f"recovery did not finish within {timeout} s" if elapsed >= timeout
@@ -1393,6 +1413,11 @@ def parse_args():
     parser.add_argument("--ours-bin", required=True, help="folder with the built wal-push and wal-fetch")
     parser.add_argument("--aws-bin", default=shutil.which("aws") or "aws")
     parser.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
+    parser.add_argument("--s3", choices=("moto", "rgw"), default="moto",
+                        help="the S3 server: moto (scripts/local-s3-server) or Ceph RGW (scripts/rgw-server)")
+    parser.add_argument("--pitr-profile", metavar="DIR",
+                        help="profile each PITR replay (every call, the workers, the S3 server, the startup process) "
+                             "into DIR and the log: lib/pitr_profile.py")
     parser.add_argument("--skip", default="", help="sections to skip: single,pushed-ahead,sustained,drain,pitr,pitr16")
     args = parser.parse_args()
     if args.quick:
@@ -1433,7 +1458,7 @@ def main():
         if args.delay == "netem":
             raise SystemExit(f"netem requested but unavailable: {network.note}")
         log(f"no netem ({network.note}); RTT and bandwidth are added by the userspace delay relay")
-    server = start_s3_server(NETNS if use_netem else None)
+    server = start_s3_server(NETNS if use_netem else None, args.s3)
     log(f"S3 server at {server.endpoint}, bucket {server.bucket}")
     direct_endpoint = server.endpoint
     if use_netem:
@@ -1442,11 +1467,14 @@ def main():
     loopback = Shape("0")
 
     tools = Tools(args, workdir, server)
+    if args.pitr_profile:
+        tools.profiler = pitr_profile.ReplayProfiler(os.path.abspath(args.pitr_profile))
+        CLEANUP.add(tools.profiler.close)
     tools.set_endpoint(*endpoints.activate(loopback))
     pin = moto_pin()
     results = {"started": started.isoformat(timespec="seconds"), "machine": machine_facts(),
                "load_average_start": os.getloadavg(), "nice": os.nice(0), "versions": versions(args, tools),
-               "moto_pin": pin,
+               "moto_pin": pin, "s3_server": args.s3,
                "quick": args.quick, "runs": args.runs, "settings": SETTINGS, "walg": WALG_NOTE,
                "parallelism": {"push": OURS_PUSH_PARALLELISM, "fetch": OURS_FETCH_PARALLELISM},
                "command": " ".join(public_arguments(sys.argv[1:])), "shapes": {}, "single": {}, "sustained": {},

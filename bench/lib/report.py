@@ -182,7 +182,9 @@ def header(result):
         f"{load_end} at the end (other work shares these cores: compare within one run)"
         + (f"; the benchmark ran at nice {result['nice']}, every tool alike" if result.get("nice") else ""),
         f"- Command: `bench/run {result.get('command', '')}`, {result.get('duration_s', '?')} s",
-        f"- S3 server: scripts/local-s3-server ({moto_line}, signature checking, plain HTTP on 127.0.0.1); "
+        ("- S3 server: scripts/rgw-server (Ceph RADOS Gateway" if result.get("s3_server") == "rgw" else
+         f"- S3 server: scripts/local-s3-server ({moto_line}")
+        + ", signature checking, plain HTTP on 127.0.0.1); "
         "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
         "- Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()),
         f"- {result.get('walg', '')}",
@@ -443,7 +445,7 @@ def plot(result, path):
         grouped_bars(ax, variants, [shape_label(result, s) for s in sections], values, lambda v: f"{v:.1f}",
                      "total restore time, s", title)
     machine = result["machine"]
-    fig.suptitle(f"wal-archive vs peers — local moto S3 — {machine['nproc']} CPUs {machine['cpu']} — "
+    fig.suptitle(f"wal-archive vs peers — local {'Ceph RGW' if result.get('s3_server') == 'rgw' else 'moto'} S3 — {machine['nproc']} CPUs {machine['cpu']} — "
                  f"{result['started'][:10]}" + (" — QUICK MODE" if result.get("quick") else ""), fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=85)
