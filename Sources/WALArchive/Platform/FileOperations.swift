@@ -241,15 +241,27 @@ public enum FileOperations {
 /// The process environment as a dictionary; of duplicate names the first wins, as with getenv.
 public enum ProcessEnvironment {
     public static func current() -> [String: String] {
-        var result: [String: String] = [:]
+        var entries: [UnsafePointer<CChar>] = []
         var cursor = environ
         while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                let name = String(text[..<equals])
-                if result[name] == nil { result[name] = String(text[text.index(after: equals)...]) }
-            }
+            entries.append(entry)
             cursor += 1
+        }
+        return parse(entries)
+    }
+
+    /// `NAME=value` entries: split at the first `=` (a value may hold more), the first entry of
+    /// a name wins (as with getenv), an entry without `=` is skipped. On bytes, not Characters:
+    /// it runs at every start-up over the whole inherited environment, and grapheme breaking
+    /// made it a tenth of a served wal-fetch call's instructions.
+    static func parse(_ entries: [UnsafePointer<CChar>]) -> [String: String] {
+        var result: [String: String] = [:]
+        result.reserveCapacity(entries.count)
+        for entry in entries {
+            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+            guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = String(decoding: bytes[..<equals], as: UTF8.self)
+            if result[name] == nil { result[name] = String(decoding: bytes[(equals + 1)...], as: UTF8.self) }
         }
         return result
     }
