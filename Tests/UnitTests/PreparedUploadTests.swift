@@ -51,27 +51,54 @@ final class PreparedUploadTests: XCTestCase {
         }
     }
 
-    /// An upload prepared on its own thread is handed out only when its read of the file gave
-    /// the checksum its name claim was made with; after a change between the two reads it is not.
-    func testAnUploadPreparedOnAThreadIsRefusedWhenTheFileChangedSinceItsChecksum() throws {
-        let content = randomBytes(700_001, seed: 31)
-        let path = try source(content)
-        let checksum = try PreparedUpload.checksum(sourcePath: path)
-        XCTAssertEqual(checksum.size, Int64(content.count))
-        XCTAssertEqual(checksum.sha256Hex, SHA256Hasher.hexDigest(ofFile: path))
-        let preparation = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil, concurrently: true)
-        XCTAssertTrue(preparation.isConcurrent)
-        let upload = try preparation.upload(matching: checksum, path: path)
-        XCTAssertEqual(try Codec.decompress(try uploadBodyBytes(upload.body), .zstd), content)
-
-        var changed = content
-        changed[350_000] ^= 1
-        try Data(changed).write(to: URL(fileURLWithPath: path))
-        let afterChange = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil, concurrently: true)
-        XCTAssertThrowsError(try afterChange.upload(matching: checksum, path: path)) { error in
-            guard case .localIO(_, _, let detail) = error as? PayloadError else { return XCTFail("\(error)") }
-            XCTAssertTrue(detail.contains("changed while it was read"), detail)
+    /// Compressed on its own thread from the chunks the caller's read hands over (through
+    /// fewer buffers than the file has chunks, so both sides wait for each other), the upload is
+    /// byte for byte the one a single-threaded read makes, and its checksum is the file's; also
+    /// when the body does not fit in memory and is compressed again while sent, and when the file
+    /// ends exactly at a chunk boundary.
+    func testAnUploadCompressedOnItsOwnThreadIsTheSameAsOneMadeInOneRead() throws {
+        let chunk = PreparedUpload.readChunkSize
+        let contents = [
+            [UInt8](repeating: 0, count: 5 * chunk / 2) + randomBytes(7 * chunk / 2 + 17, seed: 41),
+            randomBytes(4 * chunk, seed: 42),
+            [UInt8](repeating: 3, count: 1000),
+        ]
+        for (number, content) in contents.enumerated() {
+            let path = try source(content)
+            for (algorithm, limit) in [(CompressionAlgorithm.zstd, 64 << 20), (.gzip, 64 << 20), (.zstd, 1 << 20)] {
+                let label = "content \(number), \(algorithm), memory \(limit)"
+                let expected = try PreparedUpload(sourcePath: path, algorithm: algorithm, memory: UploadMemory(limit: limit))
+                let preparation = UploadPreparation(sourcePath: path, algorithm: algorithm, level: nil, encryption: nil,
+                                                    concurrently: true, memory: UploadMemory(limit: limit), handoffChunks: 2)
+                XCTAssertTrue(preparation.isConcurrent, label)
+                let checksum = try preparation.checksum()
+                XCTAssertEqual(checksum, PreparedUpload.Checksum(sha256Hex: SHA256Hasher.hexDigest(ofFile: path) ?? "",
+                                                                 size: Int64(content.count)), label)
+                let upload = try preparation.upload()
+                XCTAssertEqual(upload.bodySource, expected.bodySource, label)
+                XCTAssertEqual(upload.metadata, expected.metadata, label)
+                XCTAssertEqual(upload.bodySHA256Hex, expected.bodySHA256Hex, label)
+                XCTAssertEqual(try uploadBodyBytes(upload.body), try uploadBodyBytes(expected.body), label)
+            }
         }
+    }
+
+    /// A preparation given up before its file was read, or after it was read but before its
+    /// upload was taken (a claim that conflicts), ends its thread and gives back its memory.
+    func testAPreparationGivenUpEndsItsThreadAndGivesBackItsMemory() throws {
+        let path = try source(randomBytes(3 * PreparedUpload.readChunkSize + 5, seed: 43))
+        let memory = UploadMemory(limit: 64 << 20)
+        do {
+            let unread = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil,
+                                           concurrently: true, memory: memory, handoffChunks: 2)
+            XCTAssertTrue(unread.isConcurrent)
+        }
+        do {
+            let read = UploadPreparation(sourcePath: path, algorithm: .zstd, level: nil, encryption: nil,
+                                         concurrently: true, memory: memory, handoffChunks: 2)
+            _ = try read.checksum()
+        }
+        XCTAssertEqual(memory.usage.current, 0)
     }
 
     func testAllBodiesTogetherStayWithinTheSharedLimit() throws {

@@ -13,10 +13,10 @@ import Glibc
 /// object at `<prefix>/names/<name>` holding the SHA-256 and the data key) with a conditional
 /// PUT (`If-None-Match: *`): the first writer of a name gets it, whatever date partition or
 /// compression a later one would use. Then the data, also conditionally. A new segment costs
-/// these two PUTs. The claim needs only the file's SHA-256, so the file is compressed on a second
-/// thread (`UploadPreparation`) while this one hashes it and stores the claim; the data PUT
-/// starts only once the claim is stored, with a body whose own read hashed to the claimed
-/// SHA-256. If the claim exists: the same SHA-256 means this file is archived (or a crash
+/// these two PUTs. The claim needs only the file's SHA-256, so this thread reads and hashes the
+/// file and stores the claim while a second one compresses the chunks it hands over
+/// (`UploadPreparation`): the body is made of exactly the bytes the claimed SHA-256 covers, and
+/// the data PUT starts only once the claim is stored. If the claim exists: the same SHA-256 means this file is archived (or a crash
 /// left the claim without its data, which is then stored under the claimed key); another
 /// SHA-256 is a conflict (exit 4), and nothing is written. A store that does not implement
 /// conditional writes (501 / `NotImplemented`) gets a HEAD and a plain PUT instead.
@@ -43,7 +43,7 @@ public struct ArchiveOperation {
     public let encryptionKey: EncryptionKey?
     /// Compresses on a second thread while the claim is stored (see above). The call's own file
     /// does, where a push's latency counts; push-ahead threads, already several uploads at once,
-    /// do not: there the second read and hash of the file would only cost CPU.
+    /// do not: there it would only add threads and read-ahead buffers.
     public let compressesWhileClaiming: Bool
 
     public var layout: StorageLayout { StorageLayout(prefix: storeIdentity.prefix) }
@@ -107,11 +107,11 @@ public struct ArchiveOperation {
             throw .localFile(detail: error.message)
         }
         // Without compression or encryption the body is the file itself: its one hash is all the
-        // preparation there is, and a second thread would only hash it twice.
+        // preparation there is.
         let preparation = UploadPreparation(sourcePath: path, algorithm: compression, level: compressionLevel,
                                             encryption: encryptionKey,
                                             concurrently: compressesWhileClaiming && (compression != .none || encryptionKey != nil))
-        let original = try checksum(path, preparation)
+        let original = try checksum(preparation)
         let relativeKey = date + "/" + name + compression.keySuffix
         let claim = NameClaim(name: name, relativeKey: relativeKey, sha256Hex: original.sha256Hex,
                               size: original.size, compression: compression)
@@ -120,7 +120,7 @@ public struct ArchiveOperation {
         case .stored:
             do {
                 // Only now, with the claim stored, does the data go out.
-                let upload = try prepared(preparation, matching: original, path: path)
+                let upload = try prepared(preparation)
                 return (try storeData(upload, key: claim.dataKey(layout)), original.sha256Hex)
             } catch {
                 // A conflict with an object that predates claims at this very key: the claim
@@ -144,7 +144,7 @@ public struct ArchiveOperation {
                 try requireSameContent(stored, as: original.sha256Hex, key: dataKey)
                 return (.alreadyArchived(key: dataKey), original.sha256Hex)
             }
-            let upload = try prepared(preparation, matching: original, path: path)
+            let upload = try prepared(preparation)
             let claimed = existing.compression == compression ? upload : try prepare(path, existing.compression)
             return (try storeData(claimed, key: dataKey), original.sha256Hex)
         }
@@ -262,25 +262,19 @@ public struct ArchiveOperation {
         }
     }
 
-    /// The file's SHA-256 and size: read and hashed on this thread while `preparation` runs on
-    /// its own, else taken from the upload it made.
-    private func checksum(_ path: String, _ preparation: UploadPreparation) throws(ArchiveError) -> PreparedUpload.Checksum {
+    /// The file's SHA-256 and size, read on this thread (`preparation` compresses what is read).
+    private func checksum(_ preparation: UploadPreparation) throws(ArchiveError) -> PreparedUpload.Checksum {
         do {
-            guard preparation.isConcurrent else {
-                let upload = try preparation.upload()
-                return PreparedUpload.Checksum(sha256Hex: upload.originalSHA256Hex, size: upload.originalSize)
-            }
-            return try PreparedUpload.checksum(sourcePath: path)
+            return try preparation.checksum()
         } catch {
             throw .localFile(detail: error.message)
         }
     }
 
-    /// The upload `preparation` made, once its read of the file matched `checksum`.
-    private func prepared(_ preparation: UploadPreparation, matching checksum: PreparedUpload.Checksum,
-                          path: String) throws(ArchiveError) -> PreparedUpload {
+    /// The upload `preparation` made of the bytes its checksum covers.
+    private func prepared(_ preparation: UploadPreparation) throws(ArchiveError) -> PreparedUpload {
         do {
-            return try preparation.upload(matching: checksum, path: path)
+            return try preparation.upload()
         } catch {
             throw .localFile(detail: error.message)
         }

@@ -32,20 +32,80 @@ public final class PreparedUpload {
     /// `encryption`, the compressed bytes are encrypted (`ChunkEncryptor`) before they are
     /// kept: compress, then encrypt (ciphertext does not compress). An encrypted body is never
     /// the source file itself, so `none` then goes through the memory path too.
-    public init(sourcePath: String, algorithm: CompressionAlgorithm, level: Int32? = nil,
-                encryption: EncryptionKey? = nil, memory: UploadMemory = .shared) throws(PayloadError) {
+    public convenience init(sourcePath: String, algorithm: CompressionAlgorithm, level: Int32? = nil,
+                            encryption: EncryptionKey? = nil, memory: UploadMemory = .shared) throws(PayloadError) {
         let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw .localIO(operation: "open", path: sourcePath, detail: Self.lastError()) }
         do throws(PayloadError) {
             guard algorithm != .none || encryption != nil else {
-                let original = try Self.encode(source: source, path: sourcePath, compressor: nil, encryptor: nil) { _ in }
-                body = SourceFileBody(descriptor: source, length: original.size)
-                bodySource = .sourceFile
-                bodySHA256Hex = original.sha256Hex
-                metadata = PayloadMetadata(algorithm: algorithm, originalSHA256Hex: original.sha256Hex, originalSize: original.size)
+                let original = try Self.encode(source: source, path: sourcePath, encoder: nil)
+                self.init(body: SourceFileBody(descriptor: source, length: original.size), bodySource: .sourceFile,
+                          bodySHA256Hex: original.sha256Hex,
+                          metadata: PayloadMetadata(algorithm: algorithm, originalSHA256Hex: original.sha256Hex,
+                                                    originalSize: original.size))
                 return
             }
-            let compressor: StreamCompressor
+            let encoder = try Encoder(sourcePath: sourcePath, algorithm: algorithm, level: level, encryption: encryption,
+                                      memory: memory)
+            let original = try Self.encode(source: source, path: sourcePath, encoder: encoder)
+            self.init(encoded: encoder, source: source, original: original)
+        } catch {
+            close(source)
+            throw error
+        }
+    }
+
+    /// The upload of what `encoder` was fed (all of `source`, whose checksum is `original`);
+    /// takes `source`, which a body that did not fit in memory reads again while it is sent.
+    convenience init(encoded encoder: Encoder, source: Int32, original: Checksum) {
+        encoder.collected.finish()
+        let collected = encoder.collected
+        let metadata = PayloadMetadata(algorithm: encoder.algorithm, originalSHA256Hex: original.sha256Hex,
+                                       originalSize: original.size, encryptionKeyID: encoder.encryption?.id)
+        if collected.overflowed {
+            let encryption = encoder.encryption.flatMap { key in encoder.encryptor.map { (key, $0.salt) } }
+            self.init(body: RecompressingUploadBody(source: source, sourcePath: encoder.sourcePath, algorithm: encoder.algorithm,
+                                                    level: encoder.level, encryption: encryption,
+                                                    length: collected.length, sha256Hex: collected.sha256Hex),
+                      bodySource: .recompressed, bodySHA256Hex: collected.sha256Hex, metadata: metadata)
+        } else {
+            close(source)
+            self.init(body: collected, bodySource: .memory, bodySHA256Hex: collected.sha256Hex, metadata: metadata)
+        }
+    }
+
+    private init(body: any UploadBody, bodySource: BodySource, bodySHA256Hex: String, metadata: PayloadMetadata) {
+        self.body = body
+        self.bodySource = bodySource
+        self.bodySHA256Hex = bodySHA256Hex
+        self.metadata = metadata
+    }
+
+    /// A file's SHA-256 (lower-case hex) and size.
+    public struct Checksum: Sendable, Equatable {
+        public var sha256Hex: String
+        public var size: Int64
+    }
+
+    /// What the bytes of a compressed (or encrypted) upload go through after they are read: the
+    /// compressor, the encryptor if any, and the memory that keeps the result. Fed the source's
+    /// chunks in order, exactly as `encode` reads them (`RecompressingUploadBody` repeats it).
+    final class Encoder {
+        let sourcePath: String
+        let algorithm: CompressionAlgorithm
+        let level: Int32?
+        let encryption: EncryptionKey?
+        let encryptor: ChunkEncryptor?
+        let collected: CompressedMemoryBody
+        private let compressor: StreamCompressor
+        private let stage: EncryptionStage
+
+        init(sourcePath: String, algorithm: CompressionAlgorithm, level: Int32?, encryption: EncryptionKey?,
+             memory: UploadMemory) throws(PayloadError) {
+            self.sourcePath = sourcePath
+            self.algorithm = algorithm
+            self.level = level
+            self.encryption = encryption
             do { compressor = try StreamCompressor(algorithm: algorithm, level: level) } catch {
                 throw .compression(error, path: sourcePath)
             }
@@ -55,82 +115,59 @@ public final class PreparedUpload {
                     throw .localIO(operation: "encrypt", path: sourcePath, detail: error.message)
                 }
             }
-            let collected = CompressedMemoryBody(memory: memory)
-            let original = try Self.encode(source: source, path: sourcePath, compressor: compressor, encryptor: encryptor,
-                                           output: collected.append)
-            collected.finish()
-            metadata = PayloadMetadata(algorithm: algorithm, originalSHA256Hex: original.sha256Hex, originalSize: original.size,
-                                       encryptionKeyID: encryption?.id)
-            bodySHA256Hex = collected.sha256Hex
-            if collected.overflowed {
-                body = RecompressingUploadBody(source: source, sourcePath: sourcePath, algorithm: algorithm, level: level,
-                                               encryption: encryption.flatMap { key in encryptor.map { (key, $0.salt) } },
-                                               length: collected.length, sha256Hex: collected.sha256Hex)
-                bodySource = .recompressed
-            } else {
-                close(source)
-                body = collected
-                bodySource = .memory
-            }
-        } catch {
-            close(source)
-            throw error
+            self.encryptor = encryptor
+            collected = CompressedMemoryBody(memory: memory)
+            stage = EncryptionStage(encryptor: encryptor, output: collected.append)
         }
-    }
 
-    /// A file's SHA-256 (lower-case hex) and size.
-    public struct Checksum: Sendable, Equatable {
-        public var sha256Hex: String
-        public var size: Int64
-    }
-
-    /// The SHA-256 and size of `sourcePath`, from one read of it and nothing else.
-    static func checksum(sourcePath: String) throws(PayloadError) -> Checksum {
-        let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { throw .localIO(operation: "open", path: sourcePath, detail: Self.lastError()) }
-        defer { close(source) }
-        let original = try encode(source: source, path: sourcePath, compressor: nil, encryptor: nil) { _ in }
-        return Checksum(sha256Hex: original.sha256Hex, size: original.size)
+        /// One chunk of the source; `isLast` (a chunk shorter than `readChunkSize`) ends the stream.
+        func feed(_ bytes: UnsafeRawBufferPointer, isLast: Bool) throws(PayloadError) {
+            let stage = self.stage
+            let encrypt = { (bytes: UnsafeRawBufferPointer) throws(EncryptionError) in try stage.push(bytes) }
+            do throws(CodecFailure<EncryptionError>) {
+                if !bytes.isEmpty { try compressor.push(bytes, output: encrypt) }
+                if isLast { try compressor.finish(output: encrypt) }
+            } catch {
+                switch error {
+                case .codec(let codecError): throw .compression(codecError, path: sourcePath)
+                case .output(let encryptionError): throw .localIO(operation: "encrypt", path: sourcePath, detail: encryptionError.message)
+                }
+            }
+            if isLast {
+                do { try stage.finish() } catch {
+                    throw .localIO(operation: "encrypt", path: sourcePath, detail: error.message)
+                }
+            }
+        }
     }
 
     /// Reads the source to its end in chunks of exactly `readChunkSize` (a short one only at
     /// the end: `RecompressingUploadBody` repeats this very sequence of calls), hashing it and
-    /// feeding the compressor (if any), whose output goes through the encryptor (if any).
-    private static func encode(source: Int32, path: String, compressor: StreamCompressor?, encryptor: ChunkEncryptor?,
-                               output: @escaping (UnsafeRawBufferPointer) -> Void) throws(PayloadError) -> (sha256Hex: String, size: Int64) {
+    /// feeding the encoder (if any).
+    private static func encode(source: Int32, path: String, encoder: Encoder?) throws(PayloadError) -> Checksum {
         var hasher = SHA256Hasher()
         var size: Int64 = 0
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunkSize, alignment: 16)
         defer { chunk.deallocate() }
-        let stage = EncryptionStage(encryptor: encryptor, output: output)
         while true {
-            let count: Int
-            do {
-                count = try FileOperations.readFully(source, into: chunk, at: size, path: path)
-            } catch {
-                throw .localIO(operation: "read", path: path, detail: String(cString: strerror(error.code)))
-            }
+            let count = try readChunk(source, into: chunk, at: size, path: path)
             let bytes = UnsafeRawBufferPointer(rebasing: chunk[..<count])
             hasher.update(bytes)
             size += Int64(count)
-            let encrypt = { (bytes: UnsafeRawBufferPointer) throws(EncryptionError) in try stage.push(bytes) }
-            do throws(CodecFailure<EncryptionError>) {
-                if count > 0 { try compressor?.push(bytes, output: encrypt) }
-                if count < chunk.count { try compressor?.finish(output: encrypt) }
-            } catch {
-                switch error {
-                case .codec(let codecError): throw .compression(codecError, path: path)
-                case .output(let encryptionError): throw .localIO(operation: "encrypt", path: path, detail: encryptionError.message)
-                }
-            }
-            if count < chunk.count {
-                do { try stage.finish() } catch {
-                    throw .localIO(operation: "encrypt", path: path, detail: error.message)
-                }
-                break
-            }
+            try encoder?.feed(bytes, isLast: count < chunk.count)
+            if count < chunk.count { break }
         }
-        return (hasher.finalize().hexString, size)
+        return Checksum(sha256Hex: hasher.finalize().hexString, size: size)
+    }
+
+    /// Fills `chunk` from `offset` on, short only at the end of the file.
+    static func readChunk(_ source: Int32, into chunk: UnsafeMutableRawBufferPointer, at offset: Int64,
+                          path: String) throws(PayloadError) -> Int {
+        do {
+            return try FileOperations.readFully(source, into: chunk, at: offset, path: path)
+        } catch {
+            throw .localIO(operation: "read", path: path, detail: String(cString: strerror(error.code)))
+        }
     }
 
     /// The request that stores this body; `ifAbsent` by default, since an archived name is
