@@ -1,21 +1,12 @@
 import Glibc
 
 /// Chunks of a stream handed from one thread (which fills them) to another (which consumes
-/// them, in order), through a fixed number of buffers taken on first use: the filling thread
-/// waits only while every buffer is full, the consuming one only while none is. Either side
-/// may `abandon` the handoff; every wait then ends at once.
-///
-/// The buffers are slices of one anonymous mapping that asks for transparent huge pages
-/// (`MADV_HUGEPAGE`, which Debian's default `madvise` mode honours): filling 16 MiB of fresh
-/// memory then costs a few 2 MiB page faults instead of 4096 small ones (measured: +2300 page
-/// faults and about 4 ms of CPU per 16 MiB push without it). Pages are only touched, and so
-/// only counted in memory, as chunks are filled.
+/// them, in order), through a fixed number of buffers allocated on first use: the filling
+/// thread waits only while every buffer is full, the consuming one only while none is. Either
+/// side may `abandon` the handoff; every wait then ends at once.
 final class ChunkHandoff: @unchecked Sendable {
     let chunkSize: Int
     private let capacity: Int
-    /// The mapping the buffers are cut from (from `aligned` on), nil if it could not be made
-    /// (then each buffer is allocated on its own).
-    private let region: (mapping: UnsafeMutableRawPointer, length: Int, aligned: UnsafeMutableRawPointer)?
     private var buffers: [UnsafeMutableRawBufferPointer] = []
     private var free: [Int] = []
     private var filled: [(index: Int, count: Int)] = []
@@ -31,15 +22,10 @@ final class ChunkHandoff: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         changed = .allocate(capacity: 1)
         pthread_cond_init(changed, nil)
-        region = Self.hugePageRegion(length: chunkSize * self.capacity)
     }
 
     deinit {
-        if let region {
-            munmap(region.mapping, region.length)
-        } else {
-            for buffer in buffers { buffer.deallocate() }
-        }
+        for buffer in buffers { buffer.deallocate() }
         pthread_cond_destroy(changed)
         changed.deallocate()
         pthread_mutex_destroy(mutex)
@@ -52,12 +38,7 @@ final class ChunkHandoff: @unchecked Sendable {
             if abandoned { return .some(nil) }
             if let index = free.popLast() { return (index, buffers[index]) }
             guard buffers.count < capacity else { return nil }
-            if let region {
-                buffers.append(UnsafeMutableRawBufferPointer(start: region.aligned.advanced(by: buffers.count * chunkSize),
-                                                             count: chunkSize))
-            } else {
-                buffers.append(.allocate(byteCount: chunkSize, alignment: 16))
-            }
+            buffers.append(.allocate(byteCount: chunkSize, alignment: 16))
             return (buffers.count - 1, buffers[buffers.count - 1])
         }
     }
@@ -96,21 +77,6 @@ final class ChunkHandoff: @unchecked Sendable {
             abandoned = true
             pthread_cond_broadcast(changed)
         }
-    }
-
-    static let hugePage = 2 << 20
-
-    /// A mapping one huge page longer than `length`, so that `length` bytes of it start at a
-    /// huge-page boundary (`aligned`), advised to be backed by huge pages; nil if it fails.
-    private static func hugePageRegion(length: Int)
-        -> (mapping: UnsafeMutableRawPointer, length: Int, aligned: UnsafeMutableRawPointer)? {
-        let mapped = length + hugePage
-        guard let mapping = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              mapping != MAP_FAILED else { return nil }
-        let aligned = mapping.advanced(by: (hugePage - Int(bitPattern: mapping) % hugePage) % hugePage)
-        // Advice only: without huge pages the buffers work the same, with more page faults.
-        _ = madvise(aligned, length, MADV_HUGEPAGE)
-        return (mapping, mapped, aligned)
     }
 
     private func locked(_ body: () -> Void) {
