@@ -817,12 +817,15 @@ def startup(args, tools):
 
 def fetch_work(args, tools, segment):
     """The work a verifying fetch of this segment cannot avoid, each piece timed alone on this
-    machine in this run: decoding the stored zstd object (zstd's own in-memory benchmark, no
-    start-up), SHA-256 of the decoded segment (OpenSSL through hashlib, as wal-fetch uses
-    OpenSSL), and writing the segment into a new file on the file system pg_wal would be on.
-    The fair floor (curl) does none of these for the decoded 16 MiB: it stores the zstd bytes."""
+    machine in this run: decoding zstd level 1 (zstd's own in-memory benchmark of the segment,
+    no start-up: its decompression speed; the stored object itself cannot be benchmarked, its
+    frame does not record the decoded size), SHA-256 of the segment (OpenSSL through hashlib,
+    as wal-fetch uses OpenSSL), and writing the segment into a new file on the file system
+    pg_wal would be on. The fair floor (curl) does none of these for the decoded 16 MiB: it
+    stores the zstd bytes."""
     runs = max(args.runs, 5)
-    decode = run(["zstd", "-b1", "-d", "-i1", "-q", tools.floor_object], check=False)
+    decode = run(["zstd", "-b1", "-i1", "-q", segment], check=False)
+    # "-1 <size> (<ratio>) <compression> MB/s <decompression> MB/s <name>": the last speed.
     speed = re.findall(r"([0-9.]+) MB/s", decode.stdout + decode.stderr)
     size = os.path.getsize(segment)
     decode_ms = size / (float(speed[-1]) * 1e6) * 1000 if speed else None
