@@ -106,11 +106,8 @@ public struct ArchiveOperation {
         } catch {
             throw .localFile(detail: error.message)
         }
-        // Without compression or encryption the body is the file itself: its one hash is all the
-        // preparation there is.
         let preparation = UploadPreparation(sourcePath: path, algorithm: compression, level: compressionLevel,
-                                            encryption: encryptionKey,
-                                            concurrently: compressesWhileClaiming && (compression != .none || encryptionKey != nil))
+                                            encryption: encryptionKey, concurrently: compressesWhileClaiming)
         let original = try checksum(preparation)
         let relativeKey = date + "/" + name + compression.keySuffix
         let claim = NameClaim(name: name, relativeKey: relativeKey, sha256Hex: original.sha256Hex,

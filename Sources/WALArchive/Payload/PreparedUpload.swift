@@ -37,7 +37,7 @@ public final class PreparedUpload {
         let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw .localIO(operation: "open", path: sourcePath, detail: Self.lastError()) }
         do throws(PayloadError) {
-            guard algorithm != .none || encryption != nil else {
+            guard !Self.bodyIsTheFile(algorithm: algorithm, encryption: encryption) else {
                 let original = try Self.encode(source: source, path: sourcePath, encoder: nil)
                 self.init(body: SourceFileBody(descriptor: source, length: original.size), bodySource: .sourceFile,
                           bodySHA256Hex: original.sha256Hex,
@@ -79,6 +79,12 @@ public final class PreparedUpload {
         self.bodySource = bodySource
         self.bodySHA256Hex = bodySHA256Hex
         self.metadata = metadata
+    }
+
+    /// Whether the body of such an upload is the source file itself (neither compressed nor
+    /// encrypted): then reading and hashing the file is the whole preparation.
+    static func bodyIsTheFile(algorithm: CompressionAlgorithm, encryption: EncryptionKey?) -> Bool {
+        algorithm == .none && encryption == nil
     }
 
     /// A file's SHA-256 (lower-case hex) and size.

@@ -30,8 +30,9 @@ final class UploadPreparation: @unchecked Sendable {
     private var sequential: PreparedUpload?
 
     /// With `concurrently`, starts the compressing thread (it waits for the chunks `checksum()`
-    /// reads); otherwise, or when no thread can be created, `checksum()` prepares the whole
-    /// upload on the caller's thread as `PreparedUpload` does.
+    /// reads); otherwise, when there is nothing to compress or encrypt (the body is the file, its
+    /// one hash the whole preparation), or when no thread can be created, `checksum()` prepares
+    /// the whole upload on the caller's thread as `PreparedUpload` does.
     init(sourcePath: String, algorithm: CompressionAlgorithm, level: Int32?, encryption: EncryptionKey?,
          concurrently: Bool, memory: UploadMemory = .shared, handoffChunks: Int = UploadPreparation.handoffChunks) {
         self.sourcePath = sourcePath
@@ -39,7 +40,7 @@ final class UploadPreparation: @unchecked Sendable {
         self.level = level
         self.encryption = encryption
         self.memory = memory
-        guard concurrently else {
+        guard concurrently, !PreparedUpload.bodyIsTheFile(algorithm: algorithm, encryption: encryption) else {
             handoff = nil
             return
         }
