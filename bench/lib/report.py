@@ -235,7 +235,10 @@ def single_section(result):
              "by curl sending/receiving the stored zstd object (the fair floor: the same bytes, no tool overhead). "
              "Every fetched file is compared byte for byte with the original. Fetches write into one `pg_wal` per "
              "tool, as a recovery does (wal-fetch finds its hint of the previous segment's location from the second "
-             "call on); prefetch does not apply to a single call. CPU = user+sys of the client process tree "
+             "call on); prefetch does not apply to a single call. Each push goes into a fresh prefix; before each "
+             "timed wal-push an untimed call has left the archive identity's local copy in its `pg_wal`, as the "
+             "archiver's previous call does in steady archiving (the copy is read from the store once per 5 "
+             "minutes: the first call of an archive pays one GET more). CPU = user+sys of the client process tree "
              "(median), RSS = peak resident set.", ""]
     for shape, single in singles.items():
         tools = single["tools"]
