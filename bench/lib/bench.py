@@ -212,7 +212,10 @@ def start_s3_server(netns=None, kind="moto"):
     script = os.path.join(REPO_DIR, "scripts", "rgw-server" if kind == "rgw" else "local-s3-server")
     if not os.access(script, os.X_OK):
         raise RuntimeError(f"{script} is missing: the benchmark uses the project's local S3 server")
-    argv = [script, "wal-bench"]
+    # Connections stay open between requests, as S3 and RGW keep them (moto's server alone
+    # would close each one after its response, making every request of every tool pay a new
+    # connection).
+    argv = [script] + ([] if kind == "rgw" else ["--keep-alive"]) + ["wal-bench"]
     if netns:
         argv = ["ip", "netns", "exec", netns] + argv
     process = start_background(argv, name="scripts/local-s3-server")

@@ -184,7 +184,8 @@ def header(result):
         f"- Command: `bench/run {result.get('command', '')}`, {result.get('duration_s', '?')} s",
         ("- S3 server: scripts/rgw-server (Ceph RADOS Gateway" if result.get("s3_server") == "rgw" else
          f"- S3 server: scripts/local-s3-server ({moto_line}")
-        + ", signature checking, plain HTTP on 127.0.0.1); "
+        + ", signature checking, plain HTTP on 127.0.0.1, connections kept open between requests as S3 "
+        "keeps them); "
         "pgBackRest reaches it through a socat TLS front (it speaks only HTTPS to S3)",
         "- Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()),
         f"- {result.get('walg', '')}",
