@@ -149,7 +149,8 @@ final class PrefetchRecordTests: XCTestCase {
     func testRecordsGoWithTheirFiles() throws {
         let cluster = try makePrefetchedCluster(count: 4)
         XCTAssertEqual(try cluster.records().count, 3)
-        // Asked for segment 3 with K = 1: 2 and 3 are stale, 4 is kept with its record.
+        // Asked for segment 3 with K = 1: 2 is stale, 4 is kept with its record, 3's file is the
+        // requested segment's (kept for a second request, without its record: verified in full then).
         XCTAssertEqual(try runBatch(cluster, after: 3, count: 1), 0)
         XCTAssertEqual(try cluster.records(), [try cluster.prefetched(4)])
         // Recovery over: the worker removes both directories.

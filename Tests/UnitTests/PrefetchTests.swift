@@ -44,19 +44,20 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(store.gets, 3)
         XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, (2...4).map { segmentName(timeline: 1, number: $0) })
 
-        // The foreground takes segment 2 by rename: no request, exact bytes, file used up.
+        // The foreground takes segment 2 by rename: no request, exact bytes; the file stays
+        // (linked, for a second request) until the next segment is served.
         for number in 2...4 {
             let name = segmentName(timeline: 1, number: number)
             var environment = cluster.environment
             environment["WAL_ARCHIVE_PREFETCH"] = "3"
             XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: environment), 0)
             XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
-            XCTAssertFalse(try cluster.prefetched().contains { $0.hasPrefix(name) })
+            XCTAssertEqual(try cluster.prefetched().first.map { String($0.prefix(24)) }, name)
         }
-        // A second batch only fetches what is missing, and is bounded by K.
+        // A second batch only fetches what is missing, and is bounded by K; 4, served last, stays.
         store.resetCounts()
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 3, after: 4), cluster, store: store), 2)
-        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [5, 6].map { segmentName(timeline: 1, number: $0) })
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [4, 5, 6].map { segmentName(timeline: 1, number: $0) })
     }
 
     func testServingVerifiesTheFileAndADamagedOneIsRemovedAndFetchedNormally() throws {
@@ -99,9 +100,10 @@ final class PrefetchTests: XCTestCase {
         for stray in strays {
             XCTAssertTrue(FileManager.default.createFile(atPath: cluster.prefetchDirectory + "/" + stray, contents: Data([1, 2, 3])))
         }
-        // Asked for segment 3 with K = 1: 2 and 3 are stale, 5 is beyond the window.
+        // Asked for segment 3 with K = 1: 2 is stale, 5 is beyond the window; 3's file is the
+        // requested segment's (kept for a second request).
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 1, after: 3), cluster, store: store), 0)
-        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [segmentName(timeline: 1, number: 4)])
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [3, 4].map { segmentName(timeline: 1, number: $0) })
     }
 
     func testMissAtTheEndOfTheArchiveStopsQuietly() throws {
@@ -110,7 +112,8 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 1), cluster, store: store), 1)
         XCTAssertEqual(try cluster.prefetched().count, 1)
         XCTAssertEqual(try runBatch(try prefetch(cluster, count: 4, after: 2), cluster, store: store), 0)
-        XCTAssertEqual(try cluster.prefetched(), [])
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [segmentName(timeline: 1, number: 2)],
+                       "only the requested segment's file (kept for a second request) stays")
     }
 
     func testACallWaitsForTheRunningWorkerThatFetchesItsSegment() throws {
@@ -151,8 +154,10 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(status, 0)
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
 
-        // Without a worker announcing it, the same call does not wait: not in the archive.
+        // Without a worker announcing it, the same call does not wait: not in the archive (once
+        // the served file kept for a second request is gone).
         flock(lock, LOCK_UN)
+        for file in try cluster.prefetched() { try FileManager.default.removeItem(atPath: cluster.prefetchDirectory + "/" + file) }
         XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
     }
 
@@ -248,20 +253,20 @@ final class PrefetchTests: XCTestCase {
         // archived segment, 4.
         try waitForPrefetched(cluster, [2, 3, 4], events: events)
 
-        // The next call is served from the prefetch directory (its file is used up), and the
-        // new worker finds nothing more to fetch; past the end it stays silent.
+        // The next call is served from the prefetch directory (its file stays for a second
+        // request), and the new worker finds nothing more to fetch; past the end it stays silent.
         let second = segmentName(timeline: 1, number: 2)
         let served = try runBuilt([second, "pg_wal/RECOVERYXLOG"], environment: environment, in: cluster.dataDirectory)
         XCTAssertEqual(served.status, 0)
         XCTAssertEqual(served.stderr, "")
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[second])
-        try waitForPrefetched(cluster, [3, 4], events: events)
+        try waitForPrefetched(cluster, [2, 3, 4], events: events)
 
         // pg_rewind-style %p: restored, but no worker and nothing new in the prefetch directory.
         let rewind = try runBuilt([first, "pg_wal/" + first], environment: environment, in: cluster.dataDirectory)
         XCTAssertEqual(rewind.status, 0)
         XCTAssertEqual(FileManager.default.contents(atPath: cluster.walDirectory + "/" + first), cluster.segments[first])
-        XCTAssertEqual(try cluster.prefetched().count, 2)
+        XCTAssertEqual(try cluster.prefetched().count, 3)
     }
 
     func testAServedCallListsThePrefetchDirectoryOnce() throws {
@@ -285,7 +290,7 @@ final class PrefetchTests: XCTestCase {
         // One open and one close: the listing that cleans the directory, finds the segment and
         // counts the files ahead is the only one.
         XCTAssertEqual(listings.pendingEvents(), 2, "the served call listed the prefetch directory more than once")
-        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [3, 4].map { segmentName(timeline: 1, number: $0) })
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [2, 3, 4].map { segmentName(timeline: 1, number: $0) })
     }
 
     func testTheFilesAheadAreCountedAsTheWindowsNamesWouldBe() throws {
@@ -313,6 +318,67 @@ final class PrefetchTests: XCTestCase {
         let across = ["0000000100000000000000FF", "000000010000000100000000", "000000010000000100000001",
                       "000000010000000100000002"].map { $0 + "." + tag + "." + sha }
         XCTAssertEqual(atEnd.readyCount(among: across, segmentSize: sixteen), 3)
+    }
+
+    /// Segment 2 served from the prefetch directory and renamed by "PostgreSQL" to pg_wal/<2>,
+    /// as it does with every restored segment; then the archive loses segment 2, so only the
+    /// prefetch directory can serve it again.
+    func serveSecondSegmentAndForgetIt(_ cluster: Cluster) throws -> String {
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 2, after: 1), cluster,
+                                    store: DirectoryStore(root: cluster.archiveRoot)), 2)
+        let name = segmentName(timeline: 1, number: 2)
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(rename(cluster.destination, cluster.walDirectory + "/" + name), 0)
+        let key = try XCTUnwrap(try DirectoryStore(root: cluster.archiveRoot)
+            .list(prefix: StorageLayout(prefix: "").root, delimiter: nil, startAfter: nil, limit: 100).keys.first { $0.contains(name) })
+        try DirectoryStore(root: cluster.archiveRoot).delete(key: key)
+        return name
+    }
+
+    func testTheLastServedSegmentIsServedAgainUntilTheNextOneIs() throws {
+        let cluster = try makeCluster(count: 3)
+        let name = try serveSecondSegmentAndForgetIt(cluster)
+        // At promotion PostgreSQL asks for the last segment it restored again.
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+        // A caller that left `%p` (the same file) in place gets it again too, never a partial one.
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(FileManager.default.contents(atPath: cluster.destination), cluster.segments[name])
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [2, 3].map { segmentName(timeline: 1, number: $0) })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cluster.walDirectory)
+            .filter { $0.hasPrefix(TemporaryFileCleanup.prefix) }, [])
+
+        // Serving the next segment removes it.
+        let third = segmentName(timeline: 1, number: 3)
+        XCTAssertEqual(FetchCommand.run(arguments: [third, cluster.destination], environment: cluster.environment), 0)
+        XCTAssertEqual(try cluster.prefetched().map { String($0.prefix(24)) }, [third])
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+    }
+
+    func testAServedSegmentWrittenSinceIsNotServedAgain() throws {
+        let cluster = try makeCluster(count: 3)
+        let name = try serveSecondSegmentAndForgetIt(cluster)
+        // PostgreSQL recycles the file as a future segment and writes new WAL into it.
+        let recycled = cluster.walDirectory + "/" + segmentName(timeline: 1, number: 9)
+        XCTAssertEqual(rename(cluster.walDirectory + "/" + name, recycled), 0)
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: recycled))
+        try handle.seek(toOffset: UInt64(Self.segmentSize / 2))
+        try handle.write(contentsOf: Data([0x5a]))
+        try handle.close()
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.destination))
+        XCTAssertFalse(try cluster.prefetched().contains { $0.hasPrefix(name) })
+    }
+
+    func testAServedSegmentWithAnotherNameIsNotServedAgain() throws {
+        let cluster = try makeCluster(count: 3)
+        let name = try serveSecondSegmentAndForgetIt(cluster)
+        // Unchanged, but also a recycled future segment: it could be written while PostgreSQL reads it.
+        let recycled = cluster.walDirectory + "/" + segmentName(timeline: 1, number: 9)
+        XCTAssertEqual(link(cluster.walDirectory + "/" + name, recycled), 0)
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.destination))
+        XCTAssertEqual(FileManager.default.contents(atPath: recycled), cluster.segments[name])
     }
 
     func testAStrayWorkerMarkerDoesNotStopARealFetch() throws {

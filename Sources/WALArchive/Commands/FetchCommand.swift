@@ -66,9 +66,12 @@ public enum FetchCommand {
                                              searchesLegacyFlatLayout: configuration.legacyFlatLayout,
                                              preferredSuffix: configuration.compression.keySuffix,
                                              decryption: archiveIdentity.decryption(keys: configuration.encryptionKeys))
-            let key = try operation.restore(name: options.arguments[0], to: destination)
+            var startedWorker = false
+            let key = try operation.restore(name: options.arguments[0], to: destination, whenFound: { object in
+                startedWorker = prefetch.startWorkerEarly(found: object)
+            })
             log?.write(result: "restored", key: key, path: destination, store: store, stored: store?.bytesReceived)
-            prefetch.keepNextSegmentsComing()
+            if !startedWorker { prefetch.keepNextSegmentsComing() }
             return FetchExitStatus.restored.rawValue
         } catch {
             let status = error.exitStatus(standbyMode: standbyMode).rawValue

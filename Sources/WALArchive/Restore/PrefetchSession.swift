@@ -49,7 +49,25 @@ public struct PrefetchSession {
         return FetchExitStatus.restored.rawValue
     }
 
-    /// After a normal restore of a segment: keep the next ones coming.
+    /// While this call downloads its own segment: called once the segment is known to be in the
+    /// archive (its object's first bytes are arriving), it starts the worker now rather than
+    /// after the download, so the next segments are on their way while this one arrives and
+    /// the next call finds them sooner. The worker's window begins after this call's segment
+    /// (`wantedSegments`), so it never downloads the one this call does; lock, window and
+    /// free-space floor are the worker's own as for any worker. Only for a segment that exists:
+    /// a standby asking for a segment past the end of the archive every few seconds starts
+    /// nothing. The segment size is the object's original size (`wal-size`; not verified yet,
+    /// but a wrong one only makes the worker fetch other names, each verified as always); an
+    /// object without it starts the worker after the download, from the restored file's header.
+    /// True when a worker was started.
+    public func startWorkerEarly(found object: ObjectInfo) -> Bool {
+        guard let prefetch, spawnsWorker, let text = object.metadata[PayloadMetadata.sizeName],
+              let bytes = Int(text), let segmentSize = WALSegmentSize(bytes: bytes) else { return false }
+        return spawnWorker(prefetch, segmentSize: segmentSize, ready: prefetch.readyCount(segmentSize: segmentSize))
+    }
+
+    /// After a normal restore of a segment that started no worker while it downloaded (one
+    /// was running then, or the window was still full enough): keep the next ones coming.
     public func keepNextSegmentsComing() {
         guard let prefetch, spawnsWorker, let segmentSize = prefetch.restoredSegmentSize() else { return }
         spawnWorker(prefetch, segmentSize: segmentSize, ready: prefetch.readyCount(segmentSize: segmentSize))
@@ -80,19 +98,21 @@ public struct PrefetchSession {
         return nil
     }
 
-    /// `ready`: how many files of the window are already in the prefetch directory.
-    private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize, ready: Int) {
+    /// `ready`: how many files of the window are already in the prefetch directory. True when
+    /// a worker was started.
+    @discardableResult
+    private func spawnWorker(_ prefetch: RestorePrefetch, segmentSize: WALSegmentSize, ready: Int) -> Bool {
         // Refill in batches, when half the window is used up: one process start per K/2
         // segments instead of one per segment, and the batch runs on parallel connections.
         guard spawnsWorker, ready <= prefetch.window(segmentSize: segmentSize) / 2,
-              let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return }
+              let lock = PrefetchWorkerLock(walDirectory: prefetch.walDirectory) else { return false }
         // Held: a worker is running and will fill the window; it is released again at once,
         // and the worker takes it itself (of two racing workers, the second runs after the first).
-        guard lock.acquire() else { return }
+        guard lock.acquire() else { return false }
         lock.release()
-        guard let executable = DetachedProcess.ownExecutable() else { return }
+        guard let executable = DetachedProcess.ownExecutable() else { return false }
         var environment = environment
         environment[PrefetchWorker.environmentName] = String(segmentSize.bytes)
-        DetachedProcess.spawn(executable: executable, arguments: arguments, environment: environment)
+        return DetachedProcess.spawn(executable: executable, arguments: arguments, environment: environment) != nil
     }
 }

@@ -29,8 +29,13 @@ public struct RestoreOperation {
     }
 
     /// Writes the archived file `name` to `destination`; returns the key it came from.
+    /// `whenFound` is called once with the object's headers, as soon as the file's object is
+    /// known to be in the archive (the first bytes of its body are arriving, before they are
+    /// written or verified): what a caller starts there runs while the rest downloads. Never
+    /// called for a file that is not found.
     @discardableResult
-    public func restore(name: String, to destination: String) throws(RestoreError) -> String {
+    public func restore(name: String, to destination: String,
+                        whenFound: ((ObjectInfo) -> Void)? = nil) throws(RestoreError) -> String {
         let fileName: WALFileName
         do {
             fileName = try WALFileName(parsing: name)
@@ -49,7 +54,8 @@ public struct RestoreOperation {
         defer { sink.discard() }
         let key: String
         do {
-            key = try download(fileName, into: sink, hintDirectory: walDirectory.stateDirectory)
+            key = try download(fileName, into: whenFound.map { FoundSignal(forwardingTo: sink, whenFound: $0) } ?? sink,
+                               hintDirectory: walDirectory.stateDirectory)
         } catch {
             // The sink's own write failed: that is this machine's disk, not the archive.
             if let failure = sink.writeFailure { throw Self.localFailure(failure, directory: directory) }
@@ -81,7 +87,7 @@ public struct RestoreOperation {
         return .localFile(detail: error.message)
     }
 
-    private func download(_ fileName: WALFileName, into sink: VerifyingFileSink, hintDirectory: String) throws(RestoreError) -> String {
+    private func download(_ fileName: WALFileName, into sink: any ObjectSink, hintDirectory: String) throws(RestoreError) -> String {
         let name = fileName.description
         let key: String?
         do {
@@ -103,7 +109,7 @@ public struct RestoreOperation {
     }
 
     /// The key the file came from, or nil when the archive does not have it.
-    private func fetch(_ fileName: WALFileName, into sink: VerifyingFileSink, hintDirectory: String) throws(LocatorError) -> String? {
+    private func fetch(_ fileName: WALFileName, into sink: any ObjectSink, hintDirectory: String) throws(LocatorError) -> String? {
         let locator = SegmentLocator(store: store, layout: layout,
                                      suffixes: CompressionAlgorithm.keySuffixes(preferring: preferredSuffix),
                                      searchesLegacyFlatLayout: searchesLegacyFlatLayout,
@@ -134,5 +140,33 @@ public struct RestoreOperation {
             throw .storage(error)
         }
         return chosen.key
+    }
+
+    /// Passes everything to the sink; the first `begin` (a store calls it only for an object it
+    /// has, with the first bytes of its body) also calls `whenFound`, once whatever the retries.
+    private final class FoundSignal: ObjectSink {
+        let sink: any ObjectSink
+        var whenFound: ((ObjectInfo) -> Void)?
+
+        init(forwardingTo sink: any ObjectSink, whenFound: @escaping (ObjectInfo) -> Void) {
+            self.sink = sink
+            self.whenFound = whenFound
+        }
+
+        func begin(_ object: ObjectInfo) throws(StorageError) {
+            if let found = whenFound {
+                whenFound = nil
+                found(object)
+            }
+            try sink.begin(object)
+        }
+
+        func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+            try sink.write(bytes)
+        }
+
+        func end() throws(StorageError) {
+            try sink.end()
+        }
     }
 }

@@ -81,7 +81,7 @@ public struct RestorePrefetch: Sendable {
     }
 
     /// Moves the prefetched copy of the requested segment to `%p` if there is one and it
-    /// verifies; nil on a miss (a bad copy is removed).
+    /// verifies, keeping a link of it for a second request; nil on a miss (a bad copy is removed).
     ///
     /// `%p` is exactly as durable as a downloaded one: renamed into place without an fsync,
     /// as `VerifyingFileSink.commit` does and says why (PostgreSQL fsyncs what it keeps).
@@ -113,15 +113,75 @@ public struct RestorePrefetch: Sendable {
         // Whoever renames it first owns it; the loser sees ENOENT and fetches normally.
         guard rename(path, claimed) == 0 else { return nil }
         let trusted = vouched && record.map { FileIdentity(path: claimed)?.isSameFile(renamedFrom: $0.identity) ?? false } ?? false
-        guard trusted || (expectedSHA256.count == 64 && SHA256Hasher.hexDigest(ofFile: claimed) == expectedSHA256),
+        guard hasNoOtherNames(claimed),
+              trusted || (expectedSHA256.count == 64 && SHA256Hasher.hexDigest(ofFile: claimed) == expectedSHA256),
               let validated = try? WALFileValidator.validate(path: claimed, as: fileName),
-              let header = validated.header, let segmentSize = WALSegmentSize(bytes: header.segmentSize),
-              rename(claimed, destination) == 0 else {
+              let header = validated.header, let segmentSize = WALSegmentSize(bytes: header.segmentSize) else {
             unlink(claimed)
             return nil
         }
+        // The served file stays in the prefetch directory under its name, a second link to the
+        // inode `%p` gets (no copy): at promotion PostgreSQL asks again for the last segment it
+        // restored, and then finds it here instead of downloading it again. Serving it again is
+        // as safe as the first time, since it passes the same checks as any prefetched file:
+        // its record was used up above (and the link changed its ctime, so no record can vouch
+        // for it again), so its SHA-256 is verified in full against the one in its name, then
+        // its WAL header; and it must have no name but its own and this segment's (above):
+        // PostgreSQL renames `%p` to `pg_wal/<segment>`, may later recycle that file under a
+        // future segment's name and write new WAL into it, and such a file is never served.
+        // A failed link only costs that second download.
+        _ = link(claimed, path)
+        // A second link of the same inode at `%p` (a caller that did not remove it first) would
+        // make the rename a no-op that leaves the temporary name: remove it first. `%p` is then
+        // absent, never partial.
+        if let served = Self.inode(destination), let claimedInode = Self.inode(claimed), served == claimedInode {
+            unlink(destination)
+        }
+        guard rename(claimed, destination) == 0 else {
+            unlink(claimed)
+            return nil
+        }
+        removeEarlierSegments(among: names)
         return Served(segmentSize: segmentSize, trustedByRecord: trusted,
                       readyAhead: readyCount(among: names, segmentSize: segmentSize))
+    }
+
+    /// Whether the claimed file (renamed out of the prefetch directory, so that name is gone)
+    /// has no other name than `%p` or `pg_wal/<this segment>`: the names PostgreSQL gave the
+    /// inode when it was served before. Any other name (a recycled segment file, whatever links
+    /// it elsewhere) could be written through while PostgreSQL reads it.
+    private func hasNoOtherNames(_ claimed: String) -> Bool {
+        var info = stat()
+        guard lstat(claimed, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        if info.st_nlink == 1 { return true }
+        let claimedInode = Inode(device: UInt64(info.st_dev), number: UInt64(info.st_ino))
+        let ownNames = [destination, walDirectory.path + "/" + fileName.description].filter { Self.inode($0) == claimedInode }
+        return Int(info.st_nlink) == 1 + ownNames.count
+    }
+
+    private struct Inode: Equatable {
+        var device: UInt64
+        var number: UInt64
+    }
+
+    /// The entry itself (never a symlink's target).
+    private static func inode(_ path: String) -> Inode? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Inode(device: UInt64(info.st_dev), number: UInt64(info.st_ino))
+    }
+
+    /// The files of this archive's segments before the one just served, on its timeline: the
+    /// segment served before it (kept for a second request), or leftovers. PostgreSQL asks for
+    /// an earlier segment again only after a restart of recovery, which a download serves.
+    private func removeEarlierSegments(among names: [String]) {
+        let requested = fileName.description
+        let separatedTag = "." + archiveTag + "."
+        for name in names where name.count > requested.count && name.hasPrefix(requested.prefix(8)) {
+            let segment = name.prefix(requested.count)
+            guard segment < requested[...], name.dropFirst(requested.count).hasPrefix(separatedTag) else { continue }
+            unlink(directory + "/" + name)
+        }
     }
 
     /// The segment size from the long page header of the file just restored to `%p`.
@@ -189,23 +249,31 @@ public struct RestorePrefetch: Sendable {
     /// Removes everything in the prefetch directory that is not a complete file of one of
     /// `wanted` for this archive (other timelines, older segments, other archives, leftovers
     /// of a killed worker), and the records of files no longer there; returns the names of
-    /// the wanted segments already present.
+    /// the wanted segments already present. The file of the requested segment itself stays
+    /// too (not its record: it is verified in full if served): it is the one just served, kept
+    /// for PostgreSQL's second request (see `serve`).
     @discardableResult
     public func removeUnwanted(keeping wanted: [WALFileName]) -> Set<String> {
         let wantedNames = Set(wanted.map(\.description))
         var present: Set<String> = []
         var kept: Set<String> = []
+        var keptServed = false
         guard let names = try? FileOperations.directoryEntries(directory) else { return present }
         for name in names {
             let fields = name.split(separator: ".", omittingEmptySubsequences: false)
             if name.hasPrefix(TemporaryFileCleanup.prefix) {
                 continue
             }
-            if fields.count == 3, wantedNames.contains(String(fields[0])), fields[1] == archiveTag, fields[2].count == 64,
-               !present.contains(String(fields[0])) {
-                present.insert(String(fields[0]))
-                kept.insert(name)
-                continue
+            if fields.count == 3, fields[1] == archiveTag, fields[2].count == 64 {
+                if wantedNames.contains(String(fields[0])), !present.contains(String(fields[0])) {
+                    present.insert(String(fields[0]))
+                    kept.insert(name)
+                    continue
+                }
+                if fields[0] == fileName.description, !keptServed {
+                    keptServed = true
+                    continue
+                }
             }
             unlink(directory + "/" + name)
         }
