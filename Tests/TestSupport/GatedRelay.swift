@@ -20,6 +20,10 @@ public final class GatedRelay: @unchecked Sendable {
     private var remaining: Int
     private var isOpen = false
     private var stopped = false
+    private var listening = true
+    private var accepted = 0
+    private var openConnections = 0
+    private var unused = 0
     private var sockets: [Int32] = []
 
     /// `upstream` is the server's `http://127.0.0.1:<port>` endpoint.
@@ -53,6 +57,56 @@ public final class GatedRelay: @unchecked Sendable {
         condition.broadcast()
         for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
         condition.unlock()
+        closeListener()
+    }
+
+    /// Client connections accepted so far (each is one TCP connection of a client).
+    public var connectionCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return accepted
+    }
+
+    /// Waits until at least `count` connections were accepted (at most `seconds`); whether they were.
+    public func waitForConnections(_ count: Int, seconds: Double = 30) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while accepted < count {
+            if !condition.wait(until: deadline) { return accepted >= count }
+        }
+        return true
+    }
+
+    /// Connections that ended without the client sending a byte (opened, never used).
+    public var unusedConnectionCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return unused
+    }
+
+    /// Waits until every accepted connection has ended (at most `seconds`); whether they have.
+    public func waitUntilNoConnectionIsOpen(seconds: Double = 30) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while openConnections > 0 {
+            if !condition.wait(until: deadline) { return openConnections == 0 }
+        }
+        return true
+    }
+
+    /// Stops listening: a new connection is refused from now on, those accepted go on.
+    public func refuseNewConnections() {
+        closeListener()
+    }
+
+    private func closeListener() {
+        condition.lock()
+        let open = listening
+        listening = false
+        condition.unlock()
+        guard open else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
@@ -64,6 +118,11 @@ public final class GatedRelay: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
+            condition.lock()
+            accepted += 1
+            openConnections += 1
+            condition.broadcast()
+            condition.unlock()
             let server = LoopbackSocket.connect(port: upstreamPort) ?? -1
             let connected = server >= 0
             condition.lock()
@@ -75,6 +134,8 @@ public final class GatedRelay: @unchecked Sendable {
                 sockets.removeAll { $0 == client || $0 == server }
                 close(client)
                 if server >= 0 { close(server) }
+                openConnections -= 1
+                condition.broadcast()
                 condition.unlock()
                 continue
             }
@@ -87,15 +148,27 @@ public final class GatedRelay: @unchecked Sendable {
                 sockets.removeAll { $0 == client || $0 == server }
                 close(client)
                 close(server)
+                openConnections -= 1
+                condition.broadcast()
                 condition.unlock()
             }
-            Thread.detachNewThread { [self] in pump(from: client, to: server, gated: false); finish() }
+            Thread.detachNewThread { [self] in
+                if pump(from: client, to: server, gated: false) == 0 {
+                    condition.lock()
+                    unused += 1
+                    condition.unlock()
+                }
+                finish()
+            }
             Thread.detachNewThread { [self] in pump(from: server, to: client, gated: true); finish() }
         }
     }
 
     /// Copies until either side closes; responses (`gated`) wait at the allowance until `open()`.
-    private func pump(from source: Int32, to target: Int32, gated: Bool) {
+    /// The bytes read from `source`.
+    @discardableResult
+    private func pump(from source: Int32, to target: Int32, gated: Bool) -> Int {
+        var total = 0
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         defer {
             shutdown(source, Int32(SHUT_RDWR))
@@ -104,7 +177,8 @@ public final class GatedRelay: @unchecked Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
+            guard count > 0 else { return total }
+            total += count
             var sent = 0
             while sent < count {
                 var chunk = count - sent
@@ -113,7 +187,7 @@ public final class GatedRelay: @unchecked Sendable {
                     while !isOpen && !stopped && remaining == 0 { condition.wait() }
                     if stopped {
                         condition.unlock()
-                        return
+                        return total
                     }
                     if !isOpen {
                         chunk = min(chunk, remaining)
@@ -123,7 +197,7 @@ public final class GatedRelay: @unchecked Sendable {
                 }
                 let written = buffer.withUnsafeBytes { send(target, $0.baseAddress! + sent, chunk, Int32(MSG_NOSIGNAL)) }
                 if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
+                guard written > 0 else { return total }
                 if gated && written < chunk {
                     condition.lock()
                     if !isOpen { remaining += chunk - written }
