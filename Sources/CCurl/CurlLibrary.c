@@ -156,3 +156,6 @@ CURLcode walarchive_curl_setopt_header_callback(CURL *handle, size_t (*callback)
 CURLcode walarchive_curl_setopt_seek_callback(CURL *handle, int (*callback)(void *, curl_off_t, int)) {
     SETOPT(handle, CURLOPT_SEEKFUNCTION, callback);
 }
+CURLcode walarchive_curl_setopt_opensocket_callback(CURL *handle, curl_opensocket_callback callback) {
+    SETOPT(handle, CURLOPT_OPENSOCKETFUNCTION, callback);
+}

@@ -45,4 +45,6 @@ CURLcode walarchive_curl_setopt_write_callback(CURL *handle, size_t (*callback)(
 CURLcode walarchive_curl_setopt_read_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode walarchive_curl_setopt_header_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *));
 CURLcode walarchive_curl_setopt_seek_callback(CURL *handle, int (*callback)(void *, curl_off_t, int));
+/* CURLOPT_OPENSOCKETFUNCTION; NULL restores libcurl's own socket(). */
+CURLcode walarchive_curl_setopt_opensocket_callback(CURL *handle, curl_opensocket_callback callback);
 #endif

@@ -53,7 +53,9 @@ public enum FetchCommand {
             }
             let counting: CountingObjectStore
             do {
-                counting = CountingObjectStore(try configuration.destination.makeStore())
+                // Not served from a prefetched copy: this call downloads (or reads the identity
+                // first), so the store may connect while libcurl loads and the local state is read.
+                counting = CountingObjectStore(try configuration.destination.makeStore(connectsEarly: true))
             } catch {
                 throw .storage(error, name: options.arguments[0])
             }

@@ -43,7 +43,10 @@ public enum PushCommand {
             }
             let counting: CountingObjectStore
             do {
-                counting = CountingObjectStore(try configuration.destination.makeStore())
+                // From here every path makes a request (the claim, the data, the identity) but a
+                // file refused before anything is stored (not WAL, another system): the store
+                // may connect while the segment is read and hashed.
+                counting = CountingObjectStore(try configuration.destination.makeStore(connectsEarly: true))
             } catch {
                 throw .storage(error, key: configuration.location)
             }

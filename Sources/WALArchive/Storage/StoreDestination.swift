@@ -5,10 +5,12 @@ public enum StoreDestination: Sendable, Equatable {
     case directory(root: String)
 
     /// A new store for this destination; each thread needs its own (stores are not thread-safe).
-    public func makeStore() throws(StorageError) -> any ObjectStore {
+    /// `connectsEarly`: the caller will certainly make a request with it, so an S3 store may
+    /// open its first connection now, while the caller prepares that request (EarlyConnection).
+    public func makeStore(connectsEarly: Bool = false) throws(StorageError) -> any ObjectStore {
         switch self {
         case .directory(let root): return DirectoryStore(root: root)
-        case .s3(let settings): return try S3Store(settings: settings)
+        case .s3(let settings): return try S3Store(settings: settings, connectsEarly: connectsEarly)
         }
     }
 }

@@ -66,6 +66,8 @@ final class CurlClient {
 
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// Offered to the next exchange only (see EarlyConnection), then discarded.
+    var earlyConnection: EarlyConnection?
 
     /// `bypassesProxy`: for link-local metadata endpoints, which a proxy from `http_proxy`
     /// cannot reach (and must not see the credentials they hand out).
@@ -161,8 +163,23 @@ final class CurlClient {
         if result == CURLE_OK {
             result = walarchive_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
         }
+        let early = earlyConnection
+        earlyConnection = nil
+        var resolveList: UnsafeMutablePointer<curl_slist>?
+        if result == CURLE_OK, let early {
+            result = Self.offer(early, to: handle, resolveList: &resolveList)
+        }
         if result == CURLE_OK {
-            result = withExtendedLifetime(transfer) { walarchive_curl_easy_perform(handle) }
+            result = withExtendedLifetime((transfer, early)) { walarchive_curl_easy_perform(handle) }
+        }
+        if let early {
+            // Later exchanges (retries included) open their sockets and resolve as libcurl
+            // does by itself; an unused early socket is closed now. Resetting these options
+            // cannot fail (null is their default).
+            _ = walarchive_curl_setopt_opensocket_callback(handle, nil)
+            _ = walarchive_curl_setopt_slist(handle, CURLOPT_RESOLVE, nil)
+            walarchive_curl_slist_free_all(resolveList)
+            early.discard()
         }
         if let stopped = transfer.stoppedBy {
             throw .stopped(stopped)
@@ -181,6 +198,31 @@ final class CurlClient {
             }
         }
         return Response(head: head, body: transfer.collected)
+    }
+
+    /// Lets the exchange use `early`'s socket: its addresses as libcurl's resolution of the
+    /// host (libcurl copies the entry into its DNS cache when the transfer starts), and its
+    /// socket when libcurl opens one to that very address; for any other socket the callback
+    /// does what libcurl does without one, socket(family, type, protocol).
+    private static func offer(_ early: EarlyConnection, to handle: UnsafeMutableRawPointer,
+                              resolveList: inout UnsafeMutablePointer<curl_slist>?) -> CURLcode {
+        var result = CURLE_OK
+        if let entry = early.resolveEntryForCurl() {
+            resolveList = walarchive_curl_slist_append(nil, entry)
+            result = walarchive_curl_setopt_slist(handle, CURLOPT_RESOLVE, resolveList)
+        }
+        if result == CURLE_OK {
+            result = walarchive_curl_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(early).toOpaque())
+        }
+        guard result == CURLE_OK else { return result }
+        return walarchive_curl_setopt_opensocket_callback(handle) { context, purpose, address in
+            guard let address else { return CURL_SOCKET_BAD }
+            if let context, purpose == CURLSOCKTYPE_IPCXN,
+               let socket = Unmanaged<EarlyConnection>.fromOpaque(context).takeUnretainedValue().take(for: address) {
+                return socket
+            }
+            return socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
+        }
     }
 
     private static func installCallbacks(_ handle: UnsafeMutableRawPointer) -> CURLcode {

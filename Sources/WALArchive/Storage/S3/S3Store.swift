@@ -18,21 +18,31 @@ public final class S3Store: ObjectStore {
     /// HTTP exchanges attempted so far, retries included (more than the requests made: retries).
     public private(set) var attempts = 0
 
-    public convenience init(settings: S3Settings) throws(StorageError) {
-        try self.init(settings: settings, localClock: UTCTime.now)
+    /// `connectsEarly`: connect to the endpoint at once, on a second thread, for the first
+    /// request (EarlyConnection); only for a store that will certainly make a request.
+    public convenience init(settings: S3Settings, connectsEarly: Bool = false) throws(StorageError) {
+        try self.init(settings: settings, localClock: UTCTime.now, connectsEarly: connectsEarly)
     }
 
     /// `localClock`: this machine's time (tests give a wrong one).
-    init(settings: S3Settings, localClock: @escaping () -> UTCTime) throws(StorageError) {
+    init(settings: S3Settings, localClock: @escaping () -> UTCTime, connectsEarly: Bool = false) throws(StorageError) {
         self.settings = settings
         clock = ServerClock(localNow: localClock)
         endpoint = try Endpoint(settings: settings)
+        // Started before libcurl is loaded (by the first CurlClient of the process), so that
+        // the connect's round trip overlaps the loading too.
+        var early: EarlyConnection?
+        if connectsEarly, let (host, port) = endpoint.hostAndPort() {
+            early = EarlyConnection.start(scheme: endpoint.scheme, host: host, port: port,
+                                          timeoutMilliseconds: settings.connectTimeoutSeconds * 1_000)
+        }
         let provider = CredentialsProviders.provider(
             for: settings.credentials,
             context: .init(region: settings.region, caBundlePath: settings.caBundlePath,
                            cacheDirectory: settings.credentialsCacheDirectory))
         signer = SigV4Signer(provider: provider, region: settings.region)
         client = try CurlClient(lowSpeedTimeoutSeconds: settings.lowSpeedTimeoutSeconds, caBundlePath: settings.caBundlePath)
+        client.earlyConnection = early
         retryPolicy = RetryPolicy(maxAttempts: settings.maxAttempts, budgetSeconds: settings.retryBudgetSeconds)
         location = "s3://\(settings.bucket) at \(endpoint.scheme)://\(endpoint.authority)"
     }
@@ -426,6 +436,24 @@ private struct Endpoint {
             return (authority, basePath + "/" + bucket + (key.map { "/" + $0 } ?? ""))
         }
         return (bucket + "." + authority, basePath + objectPath)
+    }
+
+    /// The host libcurl connects to for every request (an IPv6 literal without brackets) and
+    /// its port, or nil when the authority is not plainly host[:port].
+    func hostAndPort() -> (host: String, port: UInt16)? {
+        let authority = target(key: nil).host
+        let defaultPort: UInt16 = scheme == "https" ? 443 : 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            let host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let rest = authority[authority.index(after: close)...]
+            if rest.isEmpty { return (host, defaultPort) }
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else { return nil }
+            return (host, port)
+        }
+        guard let colon = authority.lastIndex(of: ":") else { return authority.isEmpty ? nil : (authority, defaultPort) }
+        guard let port = UInt16(authority[authority.index(after: colon)...]), colon > authority.startIndex else { return nil }
+        return (String(authority[..<colon]), port)
     }
 }
 
