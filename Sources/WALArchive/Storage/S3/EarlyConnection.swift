@@ -95,7 +95,8 @@ final class EarlyConnection: @unchecked Sendable {
 
     /// The CURLOPT_RESOLVE entry for the first request, once resolution ended (waiting at most
     /// the connect timeout, which bounds libcurl's own resolution too), so that libcurl does not
-    /// resolve the name again. "+": the entry expires like one libcurl resolved itself. Nil for
+    /// resolve the name again. "+": the entry expires like one libcurl resolved itself (libcurl
+    /// 7.75 and later; CURLOPT_PROTOCOLS_STR, set for every handle, already needs 7.85). Nil for
     /// an address literal, a failed resolution (libcurl resolves and fails or succeeds itself)
     /// and "localhost", which libcurl answers without asking the resolver.
     func resolveEntryForCurl() -> String? {
