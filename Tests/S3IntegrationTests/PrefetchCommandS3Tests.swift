@@ -63,9 +63,9 @@ final class PrefetchCommandS3Tests: BuiltToolTestCase {
         return try FileManager.default.contentsOfDirectory(atPath: prefetchDirectory).map { String($0.prefix(24)) }.sorted()
     }
 
-    /// Requests the server was sent for `name`'s object (its claim and its data).
+    /// Requests the server was sent for `name`'s objects (its claim and its data; not listings).
     private func requests(for name: String) -> [FaultProxy.Record] {
-        proxy.records.filter { $0.target.contains(name) }
+        proxy.records.filter { $0.target.contains(name) && !$0.target.contains("?") }
     }
 
     func testTheWorkerStartsWhileTheCallDownloadsItsOwnSegment() throws {
@@ -90,6 +90,9 @@ final class PrefetchCommandS3Tests: BuiltToolTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: walDirectory + "/RECOVERYXLOG"))
         // The worker started at the next segment: the call's own was requested by the call alone.
         XCTAssertEqual(requests(for: first).filter { $0.method == "GET" }.count, 1)
+        // The call wrote where its segment is before the worker started: one GET per segment,
+        // no HEAD of their claims first.
+        XCTAssertEqual(expected.flatMap { requests(for: $0).map(\.method) }, ["GET", "GET", "GET"])
         for name in expected {
             let path = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: prefetchDirectory).first { $0.hasPrefix(name) })
             XCTAssertEqual(FileManager.default.contents(atPath: prefetchDirectory + "/" + path), segments[name])

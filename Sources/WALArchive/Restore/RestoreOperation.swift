@@ -141,32 +141,4 @@ public struct RestoreOperation {
         }
         return chosen.key
     }
-
-    /// Passes everything to the sink; the first `begin` (a store calls it only for an object it
-    /// has, with the first bytes of its body) also calls `whenFound`, once whatever the retries.
-    private final class FoundSignal: ObjectSink {
-        let sink: any ObjectSink
-        var whenFound: ((ObjectInfo) -> Void)?
-
-        init(forwardingTo sink: any ObjectSink, whenFound: @escaping (ObjectInfo) -> Void) {
-            self.sink = sink
-            self.whenFound = whenFound
-        }
-
-        func begin(_ object: ObjectInfo) throws(StorageError) {
-            if let found = whenFound {
-                whenFound = nil
-                found(object)
-            }
-            try sink.begin(object)
-        }
-
-        func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
-            try sink.write(bytes)
-        }
-
-        func end() throws(StorageError) {
-            try sink.end()
-        }
-    }
 }

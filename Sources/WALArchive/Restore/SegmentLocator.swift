@@ -61,8 +61,7 @@ public final class SegmentLocator {
             let guess = Location(key: hint.date.map { layout.segmentKey(name: name, date: $0, suffix: hint.suffix) }
                                      ?? layout.legacyKey(name: name, suffix: hint.suffix),
                                  date: hint.date, suffix: hint.suffix)
-            if let info = try get(guess.key, into: sink) {
-                remember(name, at: guess)
+            if let info = try get(guess.key, into: sink, rememberingAs: name, at: guess) {
                 return (guess, info)
             }
         }
@@ -70,19 +69,17 @@ public final class SegmentLocator {
             let location = Location(key: claim.dataKey(layout), date: claim.date, suffix: claim.suffix)
             // A claim without its data: the push that wrote it died before the data (and was not
             // retried); then only a copy written without a claim could be there: search.
-            if let info = try get(location.key, into: sink) {
+            if let info = try get(location.key, into: sink, rememberingAs: name, at: location) {
                 guard info.metadata[PayloadMetadata.sha256Name] == claim.sha256Hex else {
                     throw .differentCopies(name: name, keys: [NameClaim.key(name: name, layout: layout), location.key])
                 }
-                remember(name, at: location)
                 return (location, info)
             }
         }
         guard let location = try locate(name, hint: hint) else { return nil }
-        guard let info = try get(location.key, into: sink) else {
+        guard let info = try get(location.key, into: sink, rememberingAs: name, at: location) else {
             throw .storage(.invalidResponse(detail: "\(location.key) was listed, then could not be found"))
         }
-        remember(name, at: location)
         return (location, info)
     }
 
@@ -254,10 +251,16 @@ public final class SegmentLocator {
         return listing.commonPrefixes.compactMap { layout.date(ofPartition: $0) }
     }
 
-    /// GET `key` into `sink`; nil when there is no such object.
-    private func get(_ key: String, into sink: any ObjectSink) throws(LocatorError) -> ObjectInfo? {
+    /// GET `key` into `sink`; nil when there is no such object. The hint for `name` is written
+    /// as soon as the object is known to exist (its first body bytes), not after its download:
+    /// a prefetch worker started at that moment (`PrefetchSession.startWorkerEarly`) then
+    /// finds the next segments with a GET each instead of a HEAD of their claims first. A hint
+    /// is only where to look first, so one for an object that then fails its verification
+    /// costs at most a request, never a wrong answer.
+    private func get(_ key: String, into sink: any ObjectSink, rememberingAs name: String,
+                     at location: Location) throws(LocatorError) -> ObjectInfo? {
         do {
-            return try store.get(key: key, into: sink)
+            return try store.get(key: key, into: FoundSignal(forwardingTo: sink) { _ in self.remember(name, at: location) })
         } catch {
             if case .notFound = error { return nil }
             throw .storage(error)
