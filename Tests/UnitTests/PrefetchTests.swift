@@ -161,6 +161,67 @@ final class PrefetchTests: XCTestCase {
         XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
     }
 
+    func testTheWorkerReportsTheSegmentItGaveUpAtAndTheLockNarrowsItsWindow() throws {
+        // The archive ends at segment 3; the batch wants 2…5 on one connection.
+        let cluster = try makeCluster(count: 3)
+        let prefetch = try prefetch(cluster, count: 4, after: 1)
+        let givenUp = GivenUpSegments()
+        let placed = PrefetchWorker(prefetch: prefetch)
+            .runBatch(stores: [DirectoryStore(root: cluster.archiveRoot)], archiveIdentity: TestArchives.identity,
+                      searchesLegacyFlatLayout: false, preferredSuffix: CompressionAlgorithm.default.keySuffix,
+                      segmentSize: try XCTUnwrap(WALSegmentSize(bytes: Self.segmentSize)),
+                      givingUp: { givenUp.append($0.description) })
+        XCTAssertEqual(placed, 2)
+        XCTAssertEqual(givenUp.names, [segmentName(timeline: 1, number: 4)])
+
+        let lock = try XCTUnwrap(PrefetchWorkerLock(walDirectory: WALDirectory(path: cluster.walDirectory)))
+        lock.announce(first: segmentName(timeline: 1, number: 2), last: segmentName(timeline: 1, number: 6))
+        lock.narrow(toLast: segmentName(timeline: 1, number: 4))
+        XCTAssertEqual(lock.announcedWindow()?.last, segmentName(timeline: 1, number: 4))
+        // Only ever narrows: another thread giving up later in the window changes nothing.
+        lock.narrow(toLast: segmentName(timeline: 1, number: 5))
+        XCTAssertEqual(lock.announcedWindow()?.first, segmentName(timeline: 1, number: 2))
+        XCTAssertEqual(lock.announcedWindow()?.last, segmentName(timeline: 1, number: 4))
+        lock.narrow(toLast: nil)
+        XCTAssertNil(lock.announcedWindow())
+    }
+
+    func testACallDoesNotWaitForASegmentTheRunningWorkerGaveUp() throws {
+        let cluster = try makeCluster(count: 3)
+        let name = segmentName(timeline: 1, number: 4)  // past the end of the archive
+        XCTAssertEqual(try runBatch(try prefetch(cluster, count: 1, after: 1), cluster,
+                                    store: DirectoryStore(root: cluster.archiveRoot)), 1)
+        // Each listing of the prefetch directory is an open and a close: counted apart.
+        let listings = DirectoryEvents.opened | DirectoryEvents.closedUnwritten
+
+        // No worker: the call looks for a prefetched file and asks the archive.
+        let alone = try DirectoryEvents(watching: [cluster.prefetchDirectory], mask: listings)
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+        let listedAlone = alone.pendingEvents()
+
+        // A worker holds the lock; its window held the segment, and then it gave up at it (the
+        // archive did not have it) while the rest of its batch went on. A call still waiting for
+        // it would list the prefetch directory again every few milliseconds until the lock is free.
+        let worker = try XCTUnwrap(PrefetchWorkerLock(walDirectory: WALDirectory(path: cluster.walDirectory)))
+        XCTAssertTrue(worker.acquire())
+        defer { worker.release() }
+        worker.announce(first: segmentName(timeline: 1, number: 3), last: segmentName(timeline: 1, number: 5))
+        worker.narrow(toLast: segmentName(timeline: 1, number: 3))
+        let beside = try DirectoryEvents(watching: [cluster.prefetchDirectory], mask: listings)
+        XCTAssertEqual(FetchCommand.run(arguments: [name, cluster.destination], environment: cluster.environment), 1)
+        XCTAssertLessThanOrEqual(beside.pendingEvents(), listedAlone, "the call waited for the worker")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cluster.destination))
+    }
+
+    /// What a batch's threads report giving up, in order.
+    final class GivenUpSegments: @unchecked Sendable {
+        private let lock = NSLock()
+        private var reported: [String] = []
+
+        func append(_ name: String) { lock.withLock { reported.append(name) } }
+        var names: [String] { lock.withLock { reported } }
+    }
+
     func testTheWorkerRemovesEverythingWhenRecoveryHasEnded() throws {
         let cluster = try makeCluster(count: 4)
         let store = DirectoryStore(root: cluster.archiveRoot)

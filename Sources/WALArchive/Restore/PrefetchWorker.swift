@@ -38,7 +38,11 @@ public struct PrefetchWorker: Sendable {
         }
         runBatch(stores: stores, archiveIdentity: identity, searchesLegacyFlatLayout: configuration.legacyFlatLayout,
                  preferredSuffix: configuration.compression.keySuffix, segmentSize: segmentSize,
-                 decryption: identity.decryption(keys: configuration.encryptionKeys))
+                 decryption: identity.decryption(keys: configuration.encryptionKeys),
+                 givingUp: { segment in
+                     guard let index = wanted.firstIndex(of: segment) else { return }
+                     lock.narrow(toLast: index == 0 ? nil : wanted[index - 1].description)
+                 })
     }
 
     /// Downloads the wanted segments that are missing, in order, one thread per store, each
@@ -47,11 +51,14 @@ public struct PrefetchWorker: Sendable {
     /// segment the archive does not have (the end of the archive, or not archived yet), at any
     /// error (a segment of another system than `archiveIdentity`'s among them), before a
     /// download would take the file system below `floor`, and when recovery has ended (then it
-    /// removes everything). Returns how many files it added.
+    /// removes everything). Returns how many files it added. `givingUp` is told each segment a
+    /// download thread could not place (not in the archive, or a failure), at once, from that
+    /// thread.
     @discardableResult
     public func runBatch(stores: [any ObjectStore], archiveIdentity: ArchiveIdentity, searchesLegacyFlatLayout: Bool,
                          preferredSuffix: String, segmentSize: WALSegmentSize, floor: FreeSpaceFloor = .standard,
-                         decryption: ObjectDecryption = .none) -> Int {
+                         decryption: ObjectDecryption = .none,
+                         givingUp: (@Sendable (WALFileName) -> Void)? = nil) -> Int {
         // Never through a symlink or another user's directory (RestorePrefetch checked it too).
         guard prefetch.walDirectory.trustedStateDirectory("prefetch", create: true) == prefetch.directory else { return 0 }
         let layout = StorageLayout(prefix: prefetch.storeIdentity.prefix)
@@ -83,6 +90,7 @@ public struct PrefetchWorker: Sendable {
                 space.release()
                 guard let placed else {
                     queue.stop()
+                    givingUp?(segment)
                     return
                 }
                 recorder.placed(placed)

@@ -1,8 +1,14 @@
 import Glibc
 
 /// The flock that makes the prefetch worker unique per `pg_wal`.
-final class PrefetchWorkerLock {
+///
+/// Its file also holds the holder's window, "<first> <last>", so that a call can tell whether to
+/// wait for the worker (PrefetchSession) rather than download the same segment. The worker's
+/// download threads narrow it where they give up, from any of them.
+final class PrefetchWorkerLock: @unchecked Sendable {
     let descriptor: Int32
+    private let announcing = Lock()
+    private var announced: (first: String, last: String)?
 
     /// Nil when the state directory cannot be trusted (see WALDirectory.trustedStateDirectory):
     /// then there is no prefetch.
@@ -33,9 +39,36 @@ final class PrefetchWorkerLock {
 
     /// The holder writes the segments it fetches, so a call can tell whether to wait for it.
     func announce(first: String, last: String) {
-        let line = Array((first + " " + last + "\n").utf8)
-        guard ftruncate(descriptor, 0) == 0 else { return }
-        _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        announcing.withLock {
+            announced = nil
+            guard ftruncate(descriptor, 0) == 0 else { return }
+            let line = Array((first + " " + last + "\n").utf8)
+            guard line.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) == line.count else { return }
+            announced = (first, last)
+        }
+    }
+
+    /// The holder will not deliver the announced segments after `last` (nil: none of them): it
+    /// gave up at the next one (not in the archive, or a failure), while its other downloads go
+    /// on. A call waiting for one of those then stops waiting at once and fetches it itself,
+    /// instead of waiting for the whole batch to end: at the end of the archive, PostgreSQL's
+    /// request for the segment after the last one. Only ever narrows. Safe whatever a reader
+    /// sees: the window only decides whether a call waits, never what it answers (a call that
+    /// stops waiting asks the archive, and one that waits longer asks it when the lock is free).
+    func narrow(toLast last: String?) {
+        announcing.withLock {
+            guard let window = announced, last.map({ $0 < window.last }) ?? true else { return }
+            guard let last, last >= window.first else {
+                announced = nil
+                _ = ftruncate(descriptor, 0)
+                return
+            }
+            // Names of one timeline have one length: the line is rewritten in place, never
+            // seen empty by a reader.
+            let line = Array((window.first + " " + last + "\n").utf8)
+            guard line.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) == line.count else { return }
+            announced = (window.first, last)
+        }
     }
 
     func announcedWindow() -> (first: String, last: String)? {
