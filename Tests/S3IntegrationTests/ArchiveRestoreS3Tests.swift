@@ -59,6 +59,10 @@ final class ArchiveRestoreS3Tests: XCTestCase {
         try scenarios().unclaimedCopiesWithDifferentContentStopTheFetch()
     }
 
+    func testAClaimWhoseDataDisagreesStopsEveryFetch() throws {
+        try scenarios().aClaimWhoseDataDisagreesStopsEveryFetch()
+    }
+
     func testAnotherSystemsSegmentIsNeverRestored() throws {
         try scenarios().anotherSystemsSegmentIsNeverRestored()
     }

@@ -239,6 +239,31 @@ extension ArchiveRestoreScenarios {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: destination)), first.bytes)
     }
 
+    /// A claim whose data disagrees with it (something wrote the data around wal-push): the fetch
+    /// stops (255) naming both keys, and so does the next one: the data's key is never remembered
+    /// as where the name is, which would let a later fetch take it without asking the claim.
+    public func aClaimWhoseDataDisagreesStopsEveryFetch() throws {
+        let name = segmentName(timeline: 1, number: 0x34)
+        let claimed = try TestSegments.writeSegment(name: name, in: try makeTemporaryDirectory(test, "claimed"),
+                                                    segmentSize: 1 << 20, seed: 1)
+        let other = try TestSegments.writeSegment(name: name, in: try makeTemporaryDirectory(test, "other"),
+                                                  segmentSize: 1 << 20, seed: 2)
+        let claim = NameClaim(name: name, relativeKey: "2026-03-03/" + name, sha256Hex: SHA256Hasher.hash(claimed.bytes).hexString,
+                              size: Int64(claimed.bytes.count), compression: .none)
+        try putBytes(store, key: NameClaim.key(name: name, layout: layout), [], metadata: claim.metadata)
+        try putBytes(store, key: claim.dataKey(layout), Array(other.bytes),
+                     metadata: PayloadMetadata(algorithm: .none, originalSHA256Hex: SHA256Hasher.hash(other.bytes).hexString,
+                                               originalSize: Int64(other.bytes.count)).dictionary)
+        for attempt in 1...2 {
+            XCTAssertThrowsError(try fetcher().restore(name: name, to: destination), "fetch \(attempt)") { error in
+                guard let error = error as? RestoreError, case .ambiguous = error else { return XCTFail("fetch \(attempt): \(error)") }
+                XCTAssertEqual(error.exitStatus(standbyMode: true), .fatal)
+                XCTAssertTrue(error.message.contains(claim.dataKey(layout)), error.message)
+            }
+        }
+        XCTAssertEqual(try walEntries(), [])
+    }
+
     /// Another system's segment under a name, written around wal-push (no claim): a fetch finds
     /// it and never writes it to %p (255, naming both systems).
     public func anotherSystemsSegmentIsNeverRestored() throws {

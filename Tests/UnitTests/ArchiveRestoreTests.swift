@@ -58,6 +58,10 @@ final class ArchiveRestoreTests: XCTestCase {
         try scenarios().0.unclaimedCopiesWithDifferentContentStopTheFetch()
     }
 
+    func testAClaimWhoseDataDisagreesStopsEveryFetch() throws {
+        try scenarios().0.aClaimWhoseDataDisagreesStopsEveryFetch()
+    }
+
     func testAnotherSystemsSegmentIsNeverRestored() throws {
         try scenarios().0.anotherSystemsSegmentIsNeverRestored()
     }

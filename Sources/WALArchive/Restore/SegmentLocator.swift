@@ -69,7 +69,7 @@ public final class SegmentLocator {
             let location = Location(key: claim.dataKey(layout), date: claim.date, suffix: claim.suffix)
             // A claim without its data: the push that wrote it died before the data (and was not
             // retried); then only a copy written without a claim could be there: search.
-            if let info = try get(location.key, into: sink, rememberingAs: name, at: location) {
+            if let info = try get(location.key, into: sink, rememberingAs: name, at: location, ifSHA256Is: claim.sha256Hex) {
                 guard info.metadata[PayloadMetadata.sha256Name] == claim.sha256Hex else {
                     throw .differentCopies(name: name, keys: [NameClaim.key(name: name, layout: layout), location.key])
                 }
@@ -258,9 +258,14 @@ public final class SegmentLocator {
     /// is only where to look first, so one for an object that then fails its verification
     /// costs at most a request, never a wrong answer.
     private func get(_ key: String, into sink: any ObjectSink, rememberingAs name: String,
-                     at location: Location) throws(LocatorError) -> ObjectInfo? {
+                     at location: Location, ifSHA256Is claimed: String? = nil) throws(LocatorError) -> ObjectInfo? {
         do {
-            return try store.get(key: key, into: FoundSignal(forwardingTo: sink) { _ in self.remember(name, at: location) })
+            // A hint is followed without asking the claim again: data that disagrees with the
+            // name's claim (refused below) must never become one.
+            return try store.get(key: key, into: FoundSignal(forwardingTo: sink) { object in
+                guard claimed.map({ object.metadata[PayloadMetadata.sha256Name] == $0 }) ?? true else { return }
+                self.remember(name, at: location)
+            })
         } catch {
             if case .notFound = error { return nil }
             throw .storage(error)
