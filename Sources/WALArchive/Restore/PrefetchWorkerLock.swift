@@ -42,9 +42,7 @@ final class PrefetchWorkerLock: @unchecked Sendable {
         announcing.withLock {
             announced = nil
             guard ftruncate(descriptor, 0) == 0 else { return }
-            let line = Array((first + " " + last + "\n").utf8)
-            guard line.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) == line.count else { return }
-            announced = (first, last)
+            write(first: first, last: last)
         }
     }
 
@@ -65,10 +63,16 @@ final class PrefetchWorkerLock: @unchecked Sendable {
             }
             // Names of one timeline have one length: the line is rewritten in place, never
             // seen empty by a reader.
-            let line = Array((window.first + " " + last + "\n").utf8)
-            guard line.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) == line.count else { return }
-            announced = (window.first, last)
+            write(first: window.first, last: last)
         }
+    }
+
+    /// Writes the window's line at the start of the file and remembers it as announced, if
+    /// written whole. Called holding `announcing`.
+    private func write(first: String, last: String) {
+        let line = Array((first + " " + last + "\n").utf8)
+        guard line.withUnsafeBytes({ pwrite(descriptor, $0.baseAddress, $0.count, 0) }) == line.count else { return }
+        announced = (first, last)
     }
 
     func announcedWindow() -> (first: String, last: String)? {
